@@ -1,0 +1,136 @@
+"""The platform service: a JupyterHub managed service (``python -m peerplatform service``).
+
+It keeps no state of its own (everything is in Redis and MongoDB), so the Hub may restart it
+and several replicas may run against the same stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubOAuth
+from redis.asyncio import Redis
+from tornado.httpserver import HTTPServer
+from traitlets import Unicode
+from traitlets.config import Application
+
+from .events import EventBus
+from .matching import WaitingRoom
+from .sessions import HubClient, SessionManager
+from .settings import PeerPlatform
+from .store import Store, new_session_id
+from .web.app import make_app
+
+log = logging.getLogger("peerplatform")
+
+
+@dataclass
+class Platform:
+    """What the handlers share: settings and the store, room, session and event services."""
+
+    settings: PeerPlatform
+    store: Store
+    room: WaitingRoom
+    sessions: SessionManager
+    events: EventBus
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake_matcher(self) -> None:
+        self.wake.set()
+
+
+class PeerPlatformService(Application):
+    name = "peerplatform-service"
+    description = "The peerplatform service behind /services/peerplatform/ (run by JupyterHub)."
+
+    config_file = Unicode(
+        "",
+        help="""Config file to load, normally the Hub's ``jupyterhub_config.py`` (its
+        ``c.PeerPlatform`` section), so the platform is configured in one place.""",
+    ).tag(config=True)
+
+    aliases = {"config": "PeerPlatformService.config_file", "log-level": "Application.log_level"}
+    classes = [PeerPlatform]
+
+    def initialize(self, argv=None):
+        self.parse_command_line(argv)
+        if self.config_file:
+            self.load_config_file(self.config_file)
+        self.platform_settings = PeerPlatform(parent=self)
+        self.platform_settings.check()
+
+    async def run(self) -> None:
+        settings = self.platform_settings
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        store = Store(settings.mongodb_uri, settings.mongodb_database)
+        await store.ensure_indexes()
+        hub = HubClient(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+        await hub.ensure_user(settings.pair_owner)
+        room = WaitingRoom(redis, presence_ttl=settings.presence_ttl)
+        events = EventBus(redis)
+        base_url = os.environ.get("JUPYTERHUB_BASE_URL", "/")
+        sessions = SessionManager(settings=settings, store=store, room=room, hub=hub,
+                                  events=events, base_url=base_url)
+        platform = Platform(settings, store, room, sessions, events)
+
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
+        hub_auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
+        app = make_app(platform, hub_auth=hub_auth, prefix=prefix,
+                       hub_prefix=base_url.rstrip("/") + "/hub/",
+                       cookie_secret=settings.cookie_secret())
+        url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+        server = HTTPServer(app, xheaders=True, max_body_size=4 * settings.max_body_bytes)
+        server.listen(url.port, url.hostname)
+        log.info("peerplatform service listening on %s (prefix %s)", url.geturl(), prefix)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        matcher = asyncio.create_task(self.match_loop(platform, stop))
+        await stop.wait()
+        log.info("peerplatform service stopping")
+        server.stop()
+        matcher.cancel()
+        for task in list(sessions.tasks):
+            task.cancel()
+        await store.close()
+        await redis.aclose()
+
+    async def match_loop(self, platform: Platform, stop: asyncio.Event) -> None:
+        """Pair waiting learners: on every join, and every ``match_interval`` ms anyway."""
+        interval = platform.settings.match_interval / 1000
+        reap_every, last_reap = 10.0, 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            platform.wake.clear()
+            try:
+                while (match := await platform.room.pick(new_session_id())) is not None:
+                    log.info("matched %s and %s (session %s)", *match.members, match.session_id)
+                    platform.sessions.launch(match)
+                if loop.time() - last_reap > reap_every:
+                    last_reap = loop.time()
+                    await platform.sessions.reap()
+            except Exception:
+                log.exception("matcher sweep failed; retrying")
+            try:
+                await asyncio.wait_for(platform.wake.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+
+    def start(self):
+        logging.basicConfig(
+            level=self.log_level, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s"
+        )
+        asyncio.run(self.run())
+
+
+def main(argv=None):
+    service = PeerPlatformService()
+    service.initialize(argv)
+    service.start()

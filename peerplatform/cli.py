@@ -1,0 +1,128 @@
+"""``peerplatform`` command line: ``up`` runs the whole platform, ``service`` runs the service.
+
+``peerplatform up`` is the single-machine launcher: it starts the embedded Redis and the
+embedded MongoDB-compatible server (unless ``REDIS_URL`` / ``MONGODB_URI`` point elsewhere),
+then JupyterHub with ``jupyterhub_config.py``, prints the URL, and on Ctrl-C stops what it
+started, hub first, stores last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from .embedded import EmbeddedMongo, EmbeddedRedis
+from .settings import default_data_dir
+
+
+def _find_config(explicit: str | None) -> Path:
+    candidates = [explicit] if explicit else [
+        os.environ.get("PEERPLATFORM_CONFIG"), "jupyterhub_config.py",
+        Path(__file__).resolve().parent.parent / "jupyterhub_config.py",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).resolve()
+    raise SystemExit("jupyterhub_config.py not found; pass --config PATH")
+
+
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except Exception:
+            time.sleep(0.3)
+    return False
+
+
+def up(args) -> int:
+    data_dir = Path(args.data_dir or default_data_dir()).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = _find_config(args.config)
+    env = dict(os.environ, PEERPLATFORM_DATA_DIR=str(data_dir))
+    started = []
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    hub = None
+    try:
+        if not env.get("REDIS_URL"):
+            redis = EmbeddedRedis(data_dir / "redis")
+            env["REDIS_URL"] = redis.start()
+            started.append(redis)
+            print(f"embedded Redis        {env['REDIS_URL']}", flush=True)
+        if not env.get("MONGODB_URI"):
+            mongo = EmbeddedMongo(data_dir)
+            env["MONGODB_URI"] = mongo.start()
+            started.append(mongo)
+            print(f"embedded MongoDB-compatible server  {env['MONGODB_URI']}", flush=True)
+        hub_log = open(data_dir / "jupyterhub.log", "ab")
+        cmd = [sys.executable, "-m", "jupyterhub", "-f", str(config)]
+        hub = subprocess.Popen(cmd, env=env, cwd=data_dir, start_new_session=True,
+                               stdout=None if args.verbose else hub_log,
+                               stderr=subprocess.STDOUT if not args.verbose else None)
+        public = env.get("PEERPLATFORM_BIND_URL", "http://127.0.0.1:8000").rstrip("/")
+        if not _wait_http(public + "/hub/api", 90, hub):
+            if not stopping:
+                print(f"JupyterHub did not start; see {data_dir / 'jupyterhub.log'}", file=sys.stderr)
+                return 1
+        else:
+            print(f"\npeerplatform is running: {public}/\n(Ctrl-C stops it; logs in {data_dir})",
+                  flush=True)
+        while not stopping and hub.poll() is None:
+            time.sleep(0.5)
+        if hub.poll() is not None and not stopping:
+            print(f"JupyterHub exited with code {hub.returncode}; see {data_dir / 'jupyterhub.log'}",
+                  file=sys.stderr)
+            return hub.returncode or 1
+        return 0
+    finally:
+        print("stopping…", flush=True)
+        if hub is not None and hub.poll() is None:
+            hub.terminate()
+            try:
+                hub.wait(60)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+                hub.wait()
+        for server in reversed(started):
+            server.stop()
+        print("stopped.", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="peerplatform", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="run the platform on this machine (embedded stores)")
+    p_up.add_argument("--config", help="JupyterHub config file (default: ./jupyterhub_config.py)")
+    p_up.add_argument("--data-dir", help="state folder (default: $PEERPLATFORM_DATA_DIR or ./.peerplatform)")
+    p_up.add_argument("--verbose", action="store_true", help="show the Hub's log in the terminal")
+    sub.add_parser("service", help="run the platform service (started by JupyterHub)",
+                   add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "service":
+        from .app import main as service_main
+
+        return service_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    sys.exit(up(args))
+
+
+if __name__ == "__main__":
+    main()

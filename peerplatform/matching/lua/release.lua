@@ -1,0 +1,11 @@
+-- Free learners from a session that ended or failed (only if they are still in that session).
+-- KEYS: user_state of each learner
+-- ARGV: session_id
+local freed = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'session') == ARGV[1] then
+    redis.call('DEL', key)
+    freed = freed + 1
+  end
+end
+return freed

@@ -1,0 +1,35 @@
+"""What a learner may ask for when joining the waiting room."""
+
+from __future__ import annotations
+
+DIFFICULTIES = ("any", "easy", "medium", "hard")
+DURATIONS_MINUTES = (15, 30, 45, 60, 90)
+
+
+class InvalidPreferences(ValueError):
+    pass
+
+
+def validate_preferences(raw) -> dict:
+    """Normalise the lobby's preferences; raise :class:`InvalidPreferences` naming the field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InvalidPreferences("preferences must be an object")
+    unknown = set(raw) - {"difficulty", "duration_minutes"}
+    if unknown:
+        raise InvalidPreferences(f"unknown preference(s): {', '.join(sorted(map(str, unknown)))}")
+    difficulty = raw.get("difficulty", "any")
+    if difficulty not in DIFFICULTIES:
+        raise InvalidPreferences(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
+    duration = raw.get("duration_minutes")
+    if duration is not None and (
+        isinstance(duration, bool) or duration not in DURATIONS_MINUTES
+    ):
+        raise InvalidPreferences(
+            "duration_minutes must be one of " + ", ".join(map(str, DURATIONS_MINUTES))
+        )
+    prefs = {"difficulty": difficulty}
+    if duration is not None:
+        prefs["duration_minutes"] = duration
+    return prefs

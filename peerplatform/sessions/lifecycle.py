@@ -1,0 +1,166 @@
+"""From a match to a running pair server, and from there to the end of the session.
+
+``pending`` (document written) -> ``spawning`` (Hub asked to start ``<owner>/s-<id>``, both
+learners given a share) -> ``active`` (server ready, both lobbies told the URL) -> ``ended``.
+Any failure on the way -> ``failed``: the reason goes to both lobbies, the half-started
+server and its shares are removed, and both learners are free to join again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+
+from ..matching import Match
+from ..store.sessions import OPEN_STATES, InvalidTransition
+from .hubclient import HubAPIError
+
+log = logging.getLogger("peerplatform.sessions")
+
+
+def public_session(doc: dict) -> dict:
+    """What a member may see of a session document."""
+    return {
+        "id": doc["_id"],
+        "members": doc["members"],
+        "driver": doc["driver"],
+        "observer": doc["observer"],
+        "state": doc["state"],
+        "url": (doc.get("server") or {}).get("url"),
+        "duration_s": doc.get("duration_s"),
+        "challenge": (doc.get("challenge") or {}).get("title"),
+        "created_at": doc.get("created_at"),
+        "started_at": doc.get("started_at"),
+        "ended_at": doc.get("ended_at"),
+        "failure_reason": doc.get("failure_reason"),
+    }
+
+
+class SessionManager:
+    def __init__(self, *, settings, store, room, hub, events, base_url: str = "/"):
+        self.settings = settings
+        self.store = store
+        self.room = room
+        self.hub = hub
+        self.events = events
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.tasks: set[asyncio.Task] = set()
+
+    def launch(self, match: Match) -> asyncio.Task:
+        """Start a matched pair's session in the background (keeps a reference to the task)."""
+        task = asyncio.create_task(self.start_session(match))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def start_session(self, match: Match) -> dict | None:
+        driver, observer = match.members  # the longer-waiting learner drives first
+        prefs = await self.room.preferences(driver)
+        duration = int(prefs.get("duration_minutes") or 0) * 60 or self.settings.session_duration
+        try:
+            doc = await self.store.sessions.create(
+                session_id=match.session_id, members=[driver, observer], driver=driver,
+                observer=observer, server_owner=self.settings.pair_owner, duration_s=duration,
+                preferences=prefs,
+            )
+        except Exception as e:  # the store is down: free the pair, tell them
+            log.exception("could not create session %s", match.session_id)
+            await self.room.release(match.session_id, match.members)
+            await self.events.publish_all(match.members, "failed", reason=f"store error: {e}")
+            return None
+        for me in match.members:
+            partner = observer if me == driver else driver
+            await self.events.publish(
+                me, "matched", session=match.session_id, partner=partner,
+                role="driver" if me == driver else "observer",
+            )
+        try:
+            return await asyncio.wait_for(self._spawn(doc), timeout=self.settings.spawn_timeout)
+        except asyncio.TimeoutError:
+            return await self.fail(doc["_id"], f"the session server did not start within "
+                                                f"{self.settings.spawn_timeout} s")
+        except HubAPIError as e:
+            log.warning("spawn of session %s failed: %s", doc["_id"], e)
+            return await self.fail(doc["_id"], f"the hub refused to start the server: {e.message}")
+        except Exception as e:
+            log.exception("spawn of session %s failed", doc["_id"])
+            return await self.fail(doc["_id"], f"the session server failed to start: {e}")
+
+    async def _spawn(self, doc: dict) -> dict:
+        sid, members = doc["_id"], doc["members"]
+        owner, name = doc["server"]["owner"], doc["server"]["name"]
+        await self.store.sessions.transition(sid, "spawning")
+        # Shares first: they work on a server that is not running yet, and the members must
+        # hold them before the lobbies send anyone to the server.
+        await self.hub.start_server(owner, name, {"session_id": sid})
+        for user in members:
+            await self.hub.share(owner, name, user)
+        ready_url = None
+        async for event in self.hub.progress(owner, name, timeout=self.settings.spawn_timeout):
+            if event.get("failed"):
+                raise RuntimeError(event.get("message") or "spawn failed")
+            await self.events.publish_all(
+                members, "progress", session=sid, progress=event.get("progress", 0),
+                message=event.get("message", ""),
+            )
+            if event.get("ready"):
+                ready_url = event.get("url")
+                break
+        if not ready_url:
+            raise RuntimeError("the hub's progress stream ended before the server was ready")
+        url = ready_url.rstrip("/") + "/lab"
+        doc = await self.store.sessions.transition(sid, "active", **{"server.url": url})
+        await self.events.publish_all(members, "ready", session=sid, url=url)
+        return doc
+
+    async def fail(self, session_id: str, reason: str) -> dict | None:
+        try:
+            doc = await self.store.sessions.transition(session_id, "failed", reason=reason)
+        except InvalidTransition:
+            return None
+        await self._teardown(doc)
+        await self.events.publish_all(doc["members"], "failed", session=session_id, reason=reason)
+        return doc
+
+    async def end(self, session_id: str, reason: str) -> dict:
+        doc = await self.store.sessions.transition(session_id, "ended", reason=reason)
+        await self._teardown(doc)
+        await self.events.publish_all(doc["members"], "ended", session=session_id, reason=reason)
+        return doc
+
+    async def _teardown(self, doc: dict) -> None:
+        server = doc.get("server") or {}
+        try:
+            await self.hub.remove_server(server["owner"], server["name"])
+        except Exception:
+            log.exception("could not remove pair server %s/%s", server.get("owner"), server.get("name"))
+        await self.room.release(doc["_id"], doc["members"])
+
+    async def reap(self) -> int:
+        """Fail sessions stuck before ``active`` (a replica died mid-spawn) and end overdue ones.
+
+        Any replica may run this; the state transitions are atomic, so each session is reaped
+        once.
+        """
+        now = datetime.now(timezone.utc)
+        reaped = 0
+        stuck = await self.store.sessions.stale(
+            ("pending", "spawning"), now - timedelta(seconds=self.settings.spawn_timeout + 30)
+        )
+        for doc in stuck:
+            if await self.fail(doc["_id"], "the session server did not start (timed out)"):
+                reaped += 1
+        for doc in await self.store.sessions.stale(("active",), now - timedelta(seconds=60)):
+            started = doc.get("started_at") or doc["created_at"]
+            grace = timedelta(seconds=doc.get("duration_s", 0) + 300)
+            if now - started > grace:
+                try:
+                    await self.end(doc["_id"], "time is up")
+                    reaped += 1
+                except InvalidTransition:
+                    pass
+        return reaped
+
+
+__all__ = ["SessionManager", "public_session", "OPEN_STATES"]

@@ -1,0 +1,186 @@
+"""The one place that reads the platform's configuration.
+
+Every value is a trait of :class:`PeerPlatform`, configured in ``jupyterhub_config.py`` as
+``c.PeerPlatform.<name>``; store locations fall back to the environment the launcher sets
+(``REDIS_URL``, ``MONGODB_URI``, ``PEERPLATFORM_DATA_DIR``) so one config file serves the
+embedded setup and production alike.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+from traitlets import Integer, Unicode, default, validate
+from traitlets.config import Configurable
+
+#: JupyterHub 6 named-server names: 1-30 chars of [a-z0-9-], starting with a letter.
+SERVER_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$")
+
+
+def default_data_dir() -> Path:
+    """Where the embedded setup keeps its state (hub db, stores, secrets)."""
+    return Path(os.environ.get("PEERPLATFORM_DATA_DIR") or Path.cwd() / ".peerplatform").resolve()
+
+
+def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
+    """Return the hex secret stored at ``path``, creating it (mode 0600) on first use.
+
+    Secrets live in files, not in a fresh ``os.urandom`` per start, so a restart of the hub or
+    of a service replica keeps everyone logged in.
+    """
+    path = Path(path)
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value
+
+
+class PeerPlatform(Configurable):
+    """Settings of the platform service (``c.PeerPlatform.*`` in ``jupyterhub_config.py``)."""
+
+    data_dir = Unicode(
+        help="""Folder for the platform's local state (embedded stores, generated secrets).
+
+        Defaults to ``$PEERPLATFORM_DATA_DIR`` or ``./.peerplatform``.
+        """,
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self):
+        return str(default_data_dir())
+
+    redis_url = Unicode(
+        help="""Redis URL for the waiting room, presence, pending matches and events.
+
+        Defaults to ``$REDIS_URL``, which ``peerplatform up`` points at the embedded Redis it
+        starts. Example: ``c.PeerPlatform.redis_url = "redis://redis.internal:6379/0"``.
+        """,
+    ).tag(config=True)
+
+    @default("redis_url")
+    def _default_redis_url(self):
+        return os.environ.get("REDIS_URL", "")
+
+    mongodb_uri = Unicode(
+        help="""MongoDB connection string for challenges, profiles, sessions and ratings.
+
+        Defaults to ``$MONGODB_URI``, which ``peerplatform up`` points at the embedded
+        MongoDB-compatible server it starts. Any real MongoDB works the same way.
+        """,
+    ).tag(config=True)
+
+    @default("mongodb_uri")
+    def _default_mongodb_uri(self):
+        return os.environ.get("MONGODB_URI", "")
+
+    mongodb_database = Unicode(
+        "peerplatform",
+        help="Name of the MongoDB database that holds the platform's collections.",
+    ).tag(config=True)
+
+    @default("mongodb_database")
+    def _default_mongodb_database(self):
+        return os.environ.get("PEERPLATFORM_MONGODB_DB", "peerplatform")
+
+    service_name = Unicode(
+        "peerplatform",
+        help="Name of the platform's JupyterHub service (its URL prefix is /services/<name>/).",
+    ).tag(config=True)
+
+    pair_owner = Unicode(
+        "pp-pairs",
+        help="""Synthetic hub user that owns every pair server.
+
+        Learners never own the server they share, so neither can stop it and roles never
+        depend on ownership. The service creates this user if it does not exist.
+        """,
+    ).tag(config=True)
+
+    @validate("pair_owner")
+    def _validate_pair_owner(self, proposal):
+        value = proposal["value"]
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", value):
+            raise ValueError(f"pair_owner {value!r} is not a valid JupyterHub username")
+        return value
+
+    session_duration = Integer(
+        45 * 60,
+        help="Default length of a pair session, in seconds.",
+    ).tag(config=True)
+
+    @validate("session_duration")
+    def _validate_session_duration(self, proposal):
+        if not 10 <= proposal["value"] <= 4 * 3600:
+            raise ValueError("session_duration must be between 10 s and 4 h")
+        return proposal["value"]
+
+    presence_ttl = Integer(
+        10,
+        help="""Seconds a waiting learner stays present without a heartbeat.
+
+        A closed lobby tab stops its heartbeat; after this many seconds the learner is out of
+        the waiting room and is never matched.
+        """,
+    ).tag(config=True)
+
+    heartbeat_interval = Integer(
+        3,
+        help="Seconds between the lobby's presence heartbeats (must be below presence_ttl).",
+    ).tag(config=True)
+
+    match_interval = Integer(
+        500,
+        help="Milliseconds between the matcher's sweeps of the waiting room (joins also trigger one).",
+    ).tag(config=True)
+
+    spawn_timeout = Integer(
+        180,
+        help="Seconds to wait for a pair server to become ready before the session fails.",
+    ).tag(config=True)
+
+    max_body_bytes = Integer(
+        64 * 1024,
+        help="Largest JSON request body the platform's API accepts, in bytes (413 beyond).",
+    ).tag(config=True)
+
+    cookie_secret_file = Unicode(
+        help="""File holding the service's cookie secret (created on first start, mode 0600).
+
+        Shared by every replica of the service; defaults to ``<data_dir>/service_cookie_secret``.
+        ``$PEERPLATFORM_COOKIE_SECRET`` (hex) takes precedence when set.
+        """,
+    ).tag(config=True)
+
+    @default("cookie_secret_file")
+    def _default_cookie_secret_file(self):
+        return str(Path(self.data_dir) / "service_cookie_secret")
+
+    def cookie_secret(self) -> bytes:
+        env = os.environ.get("PEERPLATFORM_COOKIE_SECRET")
+        if env:
+            return bytes.fromhex(env)
+        return bytes.fromhex(read_or_create_secret(Path(self.cookie_secret_file)))
+
+    def check(self) -> None:
+        """Fail early, with the fix in the message, when a required store is not configured."""
+        if not self.redis_url:
+            raise ValueError(
+                "No Redis configured: set c.PeerPlatform.redis_url or $REDIS_URL "
+                "(`peerplatform up` starts an embedded Redis and sets it for you)."
+            )
+        if not self.mongodb_uri:
+            raise ValueError(
+                "No MongoDB configured: set c.PeerPlatform.mongodb_uri or $MONGODB_URI "
+                "(`peerplatform up` starts an embedded MongoDB-compatible server for you)."
+            )
+        if self.heartbeat_interval >= self.presence_ttl:
+            raise ValueError("heartbeat_interval must be shorter than presence_ttl")

@@ -1,0 +1,168 @@
+"""Pair sessions: one document per session, its state machine and its event log.
+
+Document shape (``sessions`` collection)::
+
+    {
+      "_id": "k3j9x2m4q8ab",              # also the pair server name: "s-<_id>"
+      "members": ["alice", "bob"],
+      "driver": "alice", "observer": "bob",
+      "state": "pending",                 # pending -> spawning -> active -> ended | failed
+      "server": {"owner": "pp-pairs", "name": "s-k3j9x2m4q8ab", "url": "/user/pp-pairs/s-.../"},
+      "duration_s": 2700,
+      "challenge": {...} | None,
+      "created_at": datetime, "updated_at": datetime,
+      "history": [{"state": "pending", "at": datetime, "reason": None}, ...],
+      "events": [{"type": "...", "at": datetime, ...}],   # role swaps, test runs (pair server)
+      "failure_reason": None,
+    }
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import datetime, timezone
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
+
+SESSION_STATES = ("pending", "spawning", "active", "ended", "failed")
+OPEN_STATES = ("pending", "spawning", "active")
+
+#: Allowed transitions: outcomes and failures must survive a crash, hence j=True writes.
+TRANSITIONS = {
+    "pending": {"spawning", "failed", "ended"},
+    "spawning": {"active", "failed", "ended"},
+    "active": {"ended", "failed"},
+    "ended": set(),
+    "failed": set(),
+}
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_session_id() -> str:
+    """12 random [a-z0-9] characters: unguessable, and ``s-<id>`` is a valid server name."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class InvalidTransition(Exception):
+    """The session is not in a state from which the requested transition is allowed."""
+
+
+class SessionStore:
+    def __init__(self, db):
+        self.collection = db.get_collection("sessions", write_concern=WriteConcern(w=1, j=True))
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("members", ASCENDING), ("created_at", DESCENDING)])
+        await self.collection.create_index([("state", ASCENDING), ("updated_at", ASCENDING)])
+        await self.collection.create_index(
+            [("server.owner", ASCENDING), ("server.name", ASCENDING), ("created_at", DESCENDING)]
+        )
+
+    async def create(
+        self,
+        *,
+        members: list[str],
+        driver: str,
+        observer: str,
+        server_owner: str,
+        duration_s: int,
+        session_id: str | None = None,
+        challenge: dict | None = None,
+        preferences: dict | None = None,
+    ) -> dict:
+        if len(set(members)) != 2 or {driver, observer} != set(members):
+            raise ValueError("a session has exactly two distinct members: one driver, one observer")
+        sid = session_id or new_session_id()
+        now = utcnow()
+        doc = {
+            "_id": sid,
+            "members": list(members),
+            "driver": driver,
+            "observer": observer,
+            "state": "pending",
+            "server": {"owner": server_owner, "name": f"s-{sid}", "url": None},
+            "duration_s": int(duration_s),
+            "challenge": challenge,
+            "preferences": preferences or {},
+            "created_at": now,
+            "updated_at": now,
+            "history": [{"state": "pending", "at": now, "reason": None}],
+            "events": [],
+            "failure_reason": None,
+        }
+        await self.collection.insert_one(doc)
+        return doc
+
+    async def get(self, session_id: str) -> dict | None:
+        return await self.collection.find_one({"_id": session_id})
+
+    async def transition(self, session_id: str, to_state: str, *, reason: str | None = None,
+                         **fields) -> dict:
+        """Move a session to ``to_state`` atomically, if allowed from its current state.
+
+        Raises :class:`InvalidTransition` (and changes nothing) otherwise, so two replicas
+        racing to end or fail the same session cannot both win.
+        """
+        if to_state not in TRANSITIONS:
+            raise ValueError(f"unknown session state {to_state!r}")
+        allowed_from = [s for s, targets in TRANSITIONS.items() if to_state in targets]
+        now = utcnow()
+        update = {
+            "$set": {"state": to_state, "updated_at": now, **fields},
+            "$push": {"history": {"state": to_state, "at": now, "reason": reason}},
+        }
+        if to_state == "failed":
+            update["$set"]["failure_reason"] = reason
+        if to_state == "active":
+            update["$set"].setdefault("started_at", now)
+        if to_state in ("ended", "failed"):
+            update["$set"]["ended_at"] = now
+        doc = await self.collection.find_one_and_update(
+            {"_id": session_id, "state": {"$in": allowed_from}},
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            current = await self.get(session_id)
+            state = current["state"] if current else "missing"
+            raise InvalidTransition(f"session {session_id} is {state}; cannot become {to_state}")
+        return doc
+
+    async def add_event(self, session_id: str, event: dict) -> None:
+        await self.collection.update_one(
+            {"_id": session_id},
+            {"$push": {"events": {**event, "at": event.get("at") or utcnow()}},
+             "$set": {"updated_at": utcnow()}},
+        )
+
+    async def open_for_user(self, username: str) -> dict | None:
+        """The user's session that is not over yet, if any."""
+        return await self.collection.find_one(
+            {"members": username, "state": {"$in": list(OPEN_STATES)}},
+            sort=[("created_at", DESCENDING)],
+        )
+
+    async def latest_for_user(self, username: str) -> dict | None:
+        return await self.collection.find_one(
+            {"members": username}, sort=[("created_at", DESCENDING)]
+        )
+
+    async def for_server(self, owner: str, name: str) -> dict | None:
+        """The newest session assigned to the server ``owner/name`` (open or not).
+
+        Pair servers look their session up this way, so a session can be assigned to an
+        already running (warm-pool) server by writing its ``server`` field.
+        """
+        return await self.collection.find_one(
+            {"server.owner": owner, "server.name": name}, sort=[("created_at", DESCENDING)]
+        )
+
+    async def stale(self, states, older_than: datetime) -> list[dict]:
+        cursor = self.collection.find({"state": {"$in": list(states)}, "updated_at": {"$lt": older_than}})
+        return await cursor.to_list(length=1000)

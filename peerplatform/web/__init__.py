@@ -1,0 +1,1 @@
+"""The platform service's HTTP surface: HTML pages (``pages``) and the JSON API (``api``)."""

@@ -1,0 +1,37 @@
+"""The tornado application of the platform service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tornado import web
+
+from . import api, pages
+from .base import OAuthCallbackHandler
+
+HERE = Path(__file__).parent
+
+
+def make_app(platform, *, hub_auth, prefix: str, hub_prefix: str, cookie_secret: bytes,
+             **extra_settings) -> web.Application:
+    """Build the service app; ``platform`` carries the shared objects the handlers use."""
+    if not prefix.endswith("/"):
+        prefix += "/"
+    handlers = [
+        *pages.default_handlers(prefix),
+        *api.default_handlers(prefix),
+        (prefix + "oauth_callback", OAuthCallbackHandler),
+    ]
+    settings = dict(
+        platform=platform,
+        hub_auth=hub_auth,
+        cookie_secret=cookie_secret,
+        service_prefix=prefix,
+        hub_prefix=hub_prefix,
+        template_path=str(HERE / "templates"),
+        static_path=str(HERE / "static"),
+        static_url_prefix=prefix + "static/",
+        login_url=prefix + "oauth_callback",
+    )
+    settings.update(extra_settings)
+    return web.Application(handlers, **settings)

@@ -1,0 +1,96 @@
+// Lobby: join the waiting room, keep presence alive, follow match + spawn events, then go.
+(function () {
+  "use strict";
+  const body = document.body;
+  const prefix = body.dataset.prefix;
+  const xsrf = body.dataset.xsrf;
+  const heartbeatMs = Number(body.dataset.heartbeat || 3) * 1000;
+  const $ = (id) => document.getElementById(id);
+  let heartbeat = null;
+
+  function api(method, path, data) {
+    const opts = { method, headers: { "X-XSRFToken": xsrf }, credentials: "same-origin" };
+    if (data !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(data);
+    }
+    return fetch(prefix + "api/" + path, opts).then(async (r) => {
+      const json = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error(json.message || r.statusText);
+      return json;
+    });
+  }
+
+  function status(text) { $("status").textContent = text; }
+  function error(text) { $("error").textContent = text; $("error").hidden = !text; }
+  function waiting(on) {
+    $("join").hidden = on; $("leave").hidden = !on;
+    $("difficulty").disabled = on; $("duration").disabled = on;
+    if (on && !heartbeat) {
+      heartbeat = setInterval(() => api("POST", "waiting-room/heartbeat", {}).catch(() => {}), heartbeatMs);
+    } else if (!on && heartbeat) {
+      clearInterval(heartbeat); heartbeat = null;
+    }
+  }
+  function go(url) {
+    status("Your session is ready. Opening the notebook…");
+    $("rejoin-link").href = url; $("rejoin").hidden = false;
+    window.location.assign(url);
+  }
+
+  $("join-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    error("");
+    const preferences = { difficulty: $("difficulty").value,
+                          duration_minutes: Number($("duration").value) };
+    api("POST", "waiting-room", { preferences })
+      .then(() => { waiting(true); status("Waiting for a partner…"); })
+      .catch((err) => error(err.message));
+  });
+  $("leave").addEventListener("click", () => {
+    api("DELETE", "waiting-room").then(() => { waiting(false); status("You left the waiting room."); })
+      .catch((err) => error(err.message));
+  });
+
+  const events = new EventSource(prefix + "api/events");
+  events.onmessage = (msg) => {
+    const ev = JSON.parse(msg.data);
+    switch (ev.type) {
+      case "matched":
+        waiting(false); $("join").hidden = true;
+        status(`Matched with ${ev.partner}. You start as the ${ev.role}.`);
+        $("progress-box").hidden = false;
+        break;
+      case "progress":
+        $("progress-box").hidden = false;
+        $("progress").value = ev.progress || 0;
+        $("progress-message").textContent = ev.message || "";
+        break;
+      case "ready":
+        $("progress").value = 100;
+        go(ev.url);
+        break;
+      case "failed":
+        waiting(false); $("progress-box").hidden = true; $("join").hidden = false;
+        status("You are back in the lobby.");
+        error(`The session could not start: ${ev.reason}. Join again to be matched anew.`);
+        break;
+      case "ended":
+        $("rejoin").hidden = true; $("join").hidden = false;
+        status("Your session has ended.");
+        break;
+    }
+  };
+
+  // Coming back to the lobby (reload, second tab): show where we are.
+  api("GET", "me").then((me) => {
+    if (me.session && me.session.state === "active" && me.session.url) {
+      status("You are in a session."); $("join").hidden = true;
+      $("rejoin-link").href = me.session.url; $("rejoin").hidden = false;
+    } else if (me.session) {
+      status("Your session is starting…"); $("join").hidden = true; $("progress-box").hidden = false;
+    } else if (me.state === "waiting") {
+      waiting(true); status("Waiting for a partner…");
+    }
+  }).catch((err) => error(err.message));
+})();

@@ -1,0 +1,122 @@
+"""The pair logic of the spawner, independent of where the server runs (local or Kubernetes).
+
+A mixin on :class:`traitlets.config.Configurable` rather than on ``Spawner``: JupyterHub's
+``Spawner.__init_subclass__`` requires start/stop/poll on every Spawner subclass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from traitlets import Integer, Unicode, default
+from traitlets.config import Configurable
+
+SESSION_ID_RE = re.compile(r"^[a-z0-9]{12}$")
+
+#: Environment the pair server receives from the Hub process, if set there.
+FORWARDED_ENV = ("REDIS_URL", "MONGODB_URI", "PEERPLATFORM_MONGODB_DB")
+
+
+def parse_user_options(user_options: dict) -> dict:
+    """Validate the ``user_options`` the platform sends when it starts a pair server.
+
+    Only ``session_id`` is accepted: everything else about the session is read from the store
+    by the pair server, so nothing a client puts in the request body can change roles.
+    Raises ``ValueError`` (the Hub answers 400 "Invalid user options") on anything else.
+    """
+    if not isinstance(user_options, dict):
+        raise ValueError("user_options must be an object")
+    unknown = set(user_options) - {"session_id"}
+    if unknown:
+        raise ValueError(f"unknown pair option(s): {', '.join(sorted(map(str, unknown)))}")
+    session_id = user_options.get("session_id")
+    if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
+        raise ValueError("session_id must be 12 characters of [a-z0-9]")
+    return {"session_id": session_id}
+
+
+class PairSpawnerMixin(Configurable):
+    """Options and environment of a pair server (``c.PairSpawner.*``)."""
+
+    pair_owner = Unicode(
+        "pp-pairs",
+        help="""Hub user allowed to own pair servers (must equal ``c.PeerPlatform.pair_owner``).
+
+        Spawns requested for any other user are refused: learners never run servers of their
+        own, they join the pair server shared with them.
+        """,
+    ).tag(config=True)
+
+    sessions_root = Unicode(
+        help="""Folder under which each session gets its own directory ``<sessions_root>/<id>``.
+
+        The directory is the server's notebook root and holds the session's RTC stores.
+        Defaults to ``$PEERPLATFORM_DATA_DIR/sessions``.
+        """,
+    ).tag(config=True)
+
+    @default("sessions_root")
+    def _default_sessions_root(self):
+        data_dir = os.environ.get("PEERPLATFORM_DATA_DIR") or str(Path.cwd() / ".peerplatform")
+        return str(Path(data_dir) / "sessions")
+
+    hub_auth_cache_max_age = Integer(
+        10,
+        help="""Seconds the pair server caches a visitor's Hub identity (``HubOAuth.cache_max_age``).
+
+        JupyterHub's default is 300 s; a short cache makes a revoked share take effect within
+        seconds.
+        """,
+    ).tag(config=True)
+
+    session_id = Unicode(help="Session served by this server (set from user_options).")
+
+    def apply_pair_options(self, user_options: dict) -> None:
+        opts = parse_user_options(user_options)
+        self.session_id = opts["session_id"]
+
+    @property
+    def session_dir(self) -> Path:
+        return Path(self.sessions_root) / self.session_id
+
+    def check_pair_spawn(self) -> None:
+        if self.user.name != self.pair_owner:
+            raise PermissionError(
+                f"pair servers are started by the platform for {self.pair_owner!r}; "
+                f"{self.user.name!r} cannot start one"
+            )
+        if not self.session_id:
+            raise ValueError("a pair server needs a session_id in user_options")
+
+    def pair_env(self) -> dict:
+        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        env.update(
+            PEERPLATFORM_SESSION_ID=self.session_id,
+            PEERPLATFORM_SESSION_DIR=str(self.session_dir),
+        )
+        return env
+
+    def pair_args(self) -> list[str]:
+        args = [f"--HubOAuth.cache_max_age={self.hub_auth_cache_max_age}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # jupyter-server refuses to run as root without it; only where it really is root.
+            args.append("--allow-root")
+        return args
+
+    # Spawner state: keep the session across Hub restarts (the mixin precedes the Spawner in
+    # the MRO, so super() reaches the concrete spawner's own state).
+    def get_state(self):
+        state = super().get_state()
+        if self.session_id:
+            state["session_id"] = self.session_id
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.session_id = state.get("session_id", "")
+
+    def clear_state(self):
+        super().clear_state()
+        self.session_id = ""

@@ -1,0 +1,75 @@
+"""A learner driving the platform over plain HTTP, as a browser would (forms, cookies, XSRF)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from urllib.parse import urljoin
+
+import requests
+
+XSRF_INPUT = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
+XSRF_DATA = re.compile(r'data-xsrf="([^"]+)"')
+
+
+class HubUser:
+    def __init__(self, base_url: str, name: str, password: str = "correct-horse-42"):
+        self.base_url = base_url.rstrip("/") + "/"
+        self.name = name
+        self.password = password
+        self.http = requests.Session()
+        self.service_xsrf: str | None = None
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def _form(self, path: str, data: dict) -> requests.Response:
+        page = self.http.get(self.url(path), timeout=30)
+        page.raise_for_status()
+        match = XSRF_INPUT.search(page.text)
+        assert match, f"no _xsrf in the form at {path}"
+        return self.http.post(self.url(path), data={**data, "_xsrf": match.group(1)}, timeout=30)
+
+    def signup(self) -> requests.Response:
+        return self._form("hub/signup", {
+            "username": self.name, "signup_password": self.password,
+            "signup_password_confirmation": self.password,
+        })
+
+    def login(self, password: str | None = None) -> requests.Response:
+        return self._form("hub/login", {"username": self.name, "password": password or self.password})
+
+    def open_lobby(self) -> requests.Response:
+        """Follow the Hub's default URL through the service's OAuth into the lobby page."""
+        resp = self.http.get(self.url("hub/"), timeout=30)
+        if resp.ok:
+            match = XSRF_DATA.search(resp.text)
+            self.service_xsrf = match.group(1) if match else None
+        return resp
+
+    def api(self, method: str, path: str, body=None, raw: bytes | None = None,
+            headers: dict | None = None) -> requests.Response:
+        hdrs = {"X-XSRFToken": self.service_xsrf or ""}
+        if body is not None:
+            hdrs["Content-Type"] = "application/json"
+            raw = json.dumps(body).encode()
+        hdrs.update(headers or {})
+        return self.http.request(method, self.url(f"services/peerplatform/api/{path}"),
+                                 data=raw, headers=hdrs, timeout=30, allow_redirects=False)
+
+    def wait_for_session(self, timeout: float = 120, states=("active",)) -> dict:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            resp = self.api("POST", "waiting-room/heartbeat", {})
+            me = self.api("GET", "me").json()
+            last = me
+            session = me.get("session") or me.get("last_session")
+            if session and session["state"] in states:
+                return session
+            if session and session["state"] == "failed" and "failed" not in states:
+                raise AssertionError(f"session failed: {session['failure_reason']}")
+            assert resp.status_code == 200, resp.text
+            time.sleep(0.5)
+        raise AssertionError(f"{self.name}: no session in {states} within {timeout} s; last {last}")
