@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pymongo import AsyncMongoClient
 
+from .challenges import ChallengeStore
 from .sessions import SessionStore
 
 
@@ -21,10 +22,12 @@ class Store:
         self.client = AsyncMongoClient(uri, **client_kwargs)
         self.db = self.client[database]
         self.sessions = SessionStore(self.db)
+        self.challenges = ChallengeStore(self.db)
 
     async def ensure_indexes(self) -> None:
         """Create the indexes every query path needs (idempotent)."""
         await self.sessions.ensure_indexes()
+        await self.challenges.ensure_indexes()
 
     async def close(self) -> None:
         await self.client.close()
