@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+from sqlalchemy.orm import object_session
 from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
 
@@ -74,7 +75,19 @@ class PairSpawnerMixin(Configurable):
     session_id = Unicode(help="Session served by this server (set from user_options).")
 
     def apply_pair_options(self, user_options: dict) -> None:
-        opts = parse_user_options(user_options)
+        try:
+            opts = parse_user_options(user_options)
+        except ValueError:
+            # The Hub saved the body as this server's default options before asking us;
+            # don't keep what we refuse (a later start without a body would reuse it).
+            self.user_options = {}
+            orm_spawner = getattr(self, "orm_spawner", None)
+            if orm_spawner is not None and orm_spawner.user_options == user_options:
+                orm_spawner.user_options = {}
+                db = object_session(orm_spawner)
+                if db is not None:
+                    db.commit()
+            raise
         self.session_id = opts["session_id"]
 
     @property

@@ -73,3 +73,41 @@ class HubUser:
             assert resp.status_code == 200, resp.text
             time.sleep(0.5)
         raise AssertionError(f"{self.name}: no session in {states} within {timeout} s; last {last}")
+
+
+class EventListener:
+    """Reads the lobby's server-sent events in a background thread, as the lobby page does."""
+
+    def __init__(self, user: HubUser):
+        import threading
+
+        self.events: list[dict] = []
+        self._resp = user.http.get(user.url("services/peerplatform/api/events"), stream=True,
+                                   timeout=(10, 300))
+        assert self._resp.status_code == 200, self._resp.text
+        assert self._resp.headers["Content-Type"].startswith("text/event-stream")
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        try:
+            for line in self._resp.iter_lines(decode_unicode=True):
+                if line and line.startswith("data:"):
+                    self.events.append(json.loads(line[5:]))
+        except Exception:
+            pass
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+    def wait_for(self, type_: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event["type"] == type_:
+                    return event
+            time.sleep(0.1)
+        raise AssertionError(f"no {type_!r} event within {timeout} s; got {self.types()}")
+
+    def close(self):
+        self._resp.close()

@@ -6,20 +6,7 @@ import secrets
 
 import pytest
 
-from hubproc import HubProcess
-
-
-def _start_hub(tmp_path_factory, redis_url, mongodb_uri, **kwargs):
-    hub = HubProcess(
-        tmp_path_factory.mktemp("hub"), redis_url=redis_url, mongodb_uri=mongodb_uri,
-        mongodb_database="pp_e2e_" + secrets.token_hex(4), **kwargs,
-    )
-    try:
-        hub.start()
-    except Exception:
-        hub.stop()
-        raise
-    return hub
+from e2e_hub import start_hub as _start_hub
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from hubuser import HubUser
+from hubuser import EventListener, HubUser
 
 
 def new_users(hub, *names):
@@ -31,12 +31,25 @@ def pair_server_api(user: HubUser, session: dict, path: str = "peerplatform/api/
 
 def full_flow(hub) -> None:
     alice, bob, carol = new_users(hub, "alice", "bob", "carol")
+    lobbies = {u.name: EventListener(u) for u in (alice, bob)}
+    for lobby in lobbies.values():
+        lobby.wait_for("hello", timeout=10)
     assert alice.api("POST", "waiting-room", {"preferences": {"difficulty": "easy"}}).status_code == 200
     assert bob.api("POST", "waiting-room", {}).status_code == 200
 
     session = alice.wait_for_session(timeout=150)
     assert bob.wait_for_session(timeout=30)["id"] == session["id"]
     assert set(session["members"]) == {alice.name, bob.name}
+    # both lobbies were told, in order: matched (with partner and role), progress, ready + URL
+    for user, partner in ((alice, bob), (bob, alice)):
+        lobby = lobbies[user.name]
+        ready = lobby.wait_for("ready", timeout=30)
+        assert ready["url"] == session["url"]
+        matched = lobby.wait_for("matched", timeout=1)
+        assert matched["partner"] == partner.name and matched["session"] == session["id"]
+        types = lobby.types()
+        assert types.index("matched") < types.index("progress") < types.index("ready")
+        assert all(0 <= e["progress"] <= 100 for e in lobby.events if e["type"] == "progress")
     assert session["url"].startswith(f"/user/pp-pairs/s-{session['id']}/")
 
     roles = {}
@@ -69,6 +82,9 @@ def full_flow(hub) -> None:
     ended = alice.api("POST", f"sessions/{session['id']}/end", {"reason": "done"})
     assert ended.status_code == 200, ended.text
     assert ended.json()["state"] == "ended"
+    for lobby in lobbies.values():
+        assert lobby.wait_for("ended", timeout=10)["session"] == session["id"]
+        lobby.close()
     cache_age = 10  # c.PairSpawner.hub_auth_cache_max_age
     deadline = time.monotonic() + cache_age + 5
     for user in (alice, bob):
