@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
@@ -46,4 +47,25 @@ class PairSpawner(PairSpawnerMixin, SimpleLocalProcessSpawner):
         self.check_pair_spawn()
         self.session_dir.mkdir(parents=True, exist_ok=True)
         self.home_dir = self.notebook_dir = str(self.session_dir)
-        return await super().start()
+        ip, port = await super().start()
+        await self._wait_listening(ip, port)
+        return ip, port
+
+    async def _wait_listening(self, ip: str, port: int) -> None:
+        """Return once the server listens; fail at once if its process exits first.
+
+        The Hub only polls the server's URL until ``http_timeout`` (90 s here), so a server
+        that crashes on startup would keep both learners waiting that long for nothing.
+        """
+        host = ip or "127.0.0.1"
+        while True:
+            status = await self.poll()
+            if status is not None:
+                raise RuntimeError(f"the pair server exited with code {status} while starting")
+            try:
+                _, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                await asyncio.sleep(0.2)
+                continue
+            writer.close()
+            return

@@ -110,4 +110,16 @@ class EventListener:
         raise AssertionError(f"no {type_!r} event within {timeout} s; got {self.types()}")
 
     def close(self):
+        # Shut the socket down first: closing a streaming response while the reader thread
+        # blocks in recv() would wait for the server's next keepalive.
+        import socket
+
+        conn = getattr(self._resp.raw, "_connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)
         self._resp.close()
