@@ -13,7 +13,7 @@ import re
 import secrets
 from pathlib import Path
 
-from traitlets import Integer, Unicode, default, validate
+from traitlets import Integer, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 #: JupyterHub 6 named-server names: 1-30 chars of [a-z0-9-], starting with a letter.
@@ -109,7 +109,7 @@ class PeerPlatform(Configurable):
     def _validate_pair_owner(self, proposal):
         value = proposal["value"]
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", value):
-            raise ValueError(f"pair_owner {value!r} is not a valid JupyterHub username")
+            raise TraitError(f"pair_owner {value!r} is not a valid JupyterHub username")
         return value
 
     session_duration = Integer(
@@ -120,7 +120,7 @@ class PeerPlatform(Configurable):
     @validate("session_duration")
     def _validate_session_duration(self, proposal):
         if not 10 <= proposal["value"] <= 4 * 3600:
-            raise ValueError("session_duration must be between 10 s and 4 h")
+            raise TraitError("session_duration must be between 10 s and 4 h")
         return proposal["value"]
 
     presence_ttl = Integer(

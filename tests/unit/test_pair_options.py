@@ -1,0 +1,56 @@
+"""Pure validation: what a pair server and the waiting room accept."""
+
+from __future__ import annotations
+
+import pytest
+
+from peerplatform.matching.preferences import InvalidPreferences, validate_preferences
+from spawner import parse_user_options
+
+
+def test_user_options_accept_exactly_a_session_id():
+    assert parse_user_options({"session_id": "abc123def456"}) == {"session_id": "abc123def456"}
+
+
+@pytest.mark.parametrize(
+    "options, says",
+    [
+        ({}, "session_id"),
+        ({"session_id": ""}, "session_id"),
+        ({"session_id": "abc123def45"}, "session_id"),  # 11 characters
+        ({"session_id": "abc123def4567"}, "session_id"),  # 13 characters
+        ({"session_id": "ABC123DEF456"}, "session_id"),
+        ({"session_id": "abc123def45/"}, "session_id"),
+        ({"session_id": ["abc123def456"]}, "session_id"),
+        ({"session_id": "abc123def456", "driver": "mallory"}, "driver"),
+        ("abc123def456", "object"),
+        (None, "object"),
+    ],
+)
+def test_user_options_refuse_everything_else(options, says):
+    with pytest.raises(ValueError, match=says):
+        parse_user_options(options)
+
+
+def test_preferences_defaults_and_normalisation():
+    assert validate_preferences(None) == {"difficulty": "any"}
+    assert validate_preferences({"difficulty": "hard", "duration_minutes": 30}) == {
+        "difficulty": "hard", "duration_minutes": 30,
+    }
+
+
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        ({"difficulty": "extreme"}, "difficulty"),
+        ({"difficulty": 3}, "difficulty"),
+        ({"duration_minutes": 31}, "duration_minutes"),
+        ({"duration_minutes": "30"}, "duration_minutes"),
+        ({"duration_minutes": True}, "duration_minutes"),
+        ({"rating": 1500}, "rating"),
+        (["easy"], "object"),
+    ],
+)
+def test_preferences_name_the_bad_field(raw, field):
+    with pytest.raises(InvalidPreferences, match=field):
+        validate_preferences(raw)
