@@ -3,7 +3,8 @@
 CONTRACT used by the pair server's handlers (keep these signatures):
 
 * ``code_from_notebook(notebook: dict) -> str``   the code to grade, from the session notebook
-  (nbformat dict) by a documented rule
+  (nbformat dict); the rule is in :mod:`.notebook` (every code cell in order, except cells tagged
+  ``skip-grading`` and cell magics; a cell that raises does not stop the others)
 * ``await grade(challenge: dict, code: str) -> dict`` with at least::
 
       {"status": "passed"|"failed"|"error"|"timeout"|"memory"|"output",
@@ -12,13 +13,20 @@ CONTRACT used by the pair server's handlers (keep these signatures):
        "tests": [{"name": str, "status": "pass"|"fail"|"error", "message": str}],
        "output": str}                                  # captured stdout/stderr, capped
 
-The challenge-bank work implements this (pipeline of small steps, rlimits, no solution file).
+  and also ``message`` (one line for humans), ``tests_ms`` (the tests' own time),
+  ``load_errors`` ([{cell, kind, message}]: cells that raised), ``output_truncated``,
+  ``challenge`` ({slug, version, hash} graded against), ``isolation`` (layers applied) and
+  ``limits``; each test also has ``kind`` (assertion|exception|timeout|memory|...) and
+  ``duration_ms``.
+
+Pass the challenge **as stored** (``store.challenges.get(slug)`` or ``get_version(slug, v)``):
+the hidden tests are taken from it, never from the notebook. Grading never raises for bad
+code; it returns a result. How: :mod:`.pipeline` runs the steps of :mod:`.steps`; the sandbox
+is :mod:`.sandbox` running :mod:`.runner`.
 """
 
+from .notebook import code_from_notebook
+from .pipeline import DEFAULT_STEPS, grade, grade_sync
+from .sandbox import Limits
 
-def code_from_notebook(notebook: dict) -> str:
-    raise NotImplementedError("the autograder is not implemented yet")
-
-
-async def grade(challenge: dict, code: str) -> dict:
-    raise NotImplementedError("the autograder is not implemented yet")
+__all__ = ["code_from_notebook", "grade", "grade_sync", "Limits", "DEFAULT_STEPS"]
