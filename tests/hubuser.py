@@ -93,7 +93,9 @@ class EventListener:
         try:
             for line in self._resp.iter_lines(decode_unicode=True):
                 if line and line.startswith("data:"):
-                    self.events.append(json.loads(line[5:]))
+                    event = json.loads(line[5:])
+                    event["_received"] = time.time()  # when this lobby got it (benchmarks)
+                    self.events.append(event)
         except Exception:
             pass
 

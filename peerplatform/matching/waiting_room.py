@@ -32,6 +32,8 @@ class AlreadyBusy(Exception):
 class Match:
     session_id: str
     members: tuple[str, str]
+    #: wall-clock seconds when the pair was made (for the session's step timings)
+    matched_at: float = 0.0
 
 
 def now_ms() -> int:
@@ -91,7 +93,7 @@ class WaitingRoom:
         )
         if not picked:
             return None
-        return Match(session_id, (picked[0], picked[1]))
+        return Match(session_id, (picked[0], picked[1]), matched_at=time.time())
 
     async def release(self, session_id: str, members) -> int:
         """Free the members of an ended or failed session so they can join again."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 
 from ..matching import Match
@@ -76,7 +77,10 @@ class SessionManager:
                 role="driver" if me == driver else "observer",
             )
         try:
-            return await asyncio.wait_for(self._spawn(doc), timeout=self.settings.spawn_timeout)
+            return await asyncio.wait_for(
+                self._spawn(doc, match.matched_at or time.time()),
+                timeout=self.settings.spawn_timeout,
+            )
         except asyncio.TimeoutError:
             return await self.fail(doc["_id"], f"the session server did not start within "
                                                 f"{self.settings.spawn_timeout} s")
@@ -87,15 +91,20 @@ class SessionManager:
             log.exception("spawn of session %s failed", doc["_id"])
             return await self.fail(doc["_id"], f"the session server failed to start: {e}")
 
-    async def _spawn(self, doc: dict) -> dict:
+    async def _spawn(self, doc: dict, matched_at: float) -> dict:
         sid, members = doc["_id"], doc["members"]
         owner, name = doc["server"]["owner"], doc["server"]["name"]
+        # Seconds since the match at each step: where a slow start spends its time.
+        timings = {"created": time.time() - matched_at}
         await self.store.sessions.transition(sid, "spawning")
-        # Shares first: they work on a server that is not running yet, and the members must
-        # hold them before the lobbies send anyone to the server.
+        timings["spawn_requested"] = time.time() - matched_at
         await self.hub.start_server(owner, name, {"session_id": sid})
+        timings["spawn_accepted"] = time.time() - matched_at
+        # Shares work on a server that is not running yet; the members hold them before
+        # their lobbies send them to the server.
         for user in members:
             await self.hub.share(owner, name, user)
+        timings["shared"] = time.time() - matched_at
         ready_url = None
         async for event in self.hub.progress(owner, name, timeout=self.settings.spawn_timeout):
             if event.get("failed"):
@@ -109,9 +118,12 @@ class SessionManager:
                 break
         if not ready_url:
             raise RuntimeError("the hub's progress stream ended before the server was ready")
+        timings["hub_ready"] = time.time() - matched_at
         url = ready_url.rstrip("/") + "/lab"
         doc = await self.store.sessions.transition(sid, "active", **{"server.url": url})
         await self.events.publish_all(members, "ready", session=sid, url=url)
+        timings["lobbies_told"] = time.time() - matched_at
+        await self.store.sessions.set_fields(sid, {"timings": timings})
         return doc
 
     async def fail(self, session_id: str, reason: str) -> dict | None:

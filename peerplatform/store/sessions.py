@@ -14,6 +14,10 @@ Document shape (``sessions`` collection)::
       "history": [{"state": "pending", "at": datetime, "reason": None}, ...],
       "events": [{"type": "...", "at": datetime, ...}],   # role swaps, test runs (pair server)
       "failure_reason": None,
+      # optional, read or written by the pair server:
+      "swap_schedule_s": [1350],          # role swaps, seconds after started_at (default: half time)
+      "scheduled_swaps_done": [0],        # indexes of swap_schedule_s already applied
+      "outcome": {...},                   # recorded once at the end (final tests, notebook)
     }
 """
 
@@ -134,12 +138,72 @@ class SessionStore:
             raise InvalidTransition(f"session {session_id} is {state}; cannot become {to_state}")
         return doc
 
+    async def set_fields(self, session_id: str, fields: dict) -> None:
+        """Set informational fields (never ``state``: that goes through ``transition``)."""
+        if "state" in fields:
+            raise ValueError("use transition() to change a session's state")
+        await self.collection.update_one({"_id": session_id}, {"$set": fields})
+
     async def add_event(self, session_id: str, event: dict) -> None:
         await self.collection.update_one(
             {"_id": session_id},
             {"$push": {"events": {**event, "at": event.get("at") or utcnow()}},
              "$set": {"updated_at": utcnow()}},
         )
+
+    # -- written by the pair server (each write is one atomic, conditional update) -------------
+
+    async def swap_roles(self, session_id: str, *, driver: str, observer: str, reason: str,
+                         by: str | None = None, scheduled: int | None = None) -> dict | None:
+        """Swap driver and observer, only if the session is active and ``driver`` still drives.
+
+        ``scheduled`` is the index of a swap of the session's schedule: it is applied at most
+        once (a restarted pair server does not repeat it). Records a ``swap`` event; returns
+        the updated document, or None (nothing changed) when the condition no longer holds.
+        """
+        now = utcnow()
+        query = {"_id": session_id, "state": "active", "driver": driver, "observer": observer}
+        event = {"type": "swap", "at": now, "driver": observer, "observer": driver,
+                 "reason": reason, "by": by}
+        update = {"$set": {"driver": observer, "observer": driver, "updated_at": now},
+                  "$push": {"events": event}}
+        if scheduled is not None:
+            query["scheduled_swaps_done"] = {"$ne": scheduled}
+            event["scheduled"] = scheduled
+            update["$push"]["scheduled_swaps_done"] = scheduled
+        return await self.collection.find_one_and_update(
+            query, update, return_document=ReturnDocument.AFTER
+        )
+
+    async def set_challenge(self, session_id: str, challenge: dict, *, previous: str | None,
+                            by: str | None = None, reason: str | None = None) -> dict | None:
+        """Make ``challenge`` (its public summary, with ``slug``) the session's challenge.
+
+        Only if the current one is still ``previous`` (a slug, or None for "none yet"), so a
+        restart or a double click cannot pick twice. Records a ``challenge`` event; returns the
+        updated document or None when the condition no longer holds.
+        """
+        now = utcnow()
+        query = {"_id": session_id, "state": {"$in": list(OPEN_STATES)}}
+        if previous is None:
+            query["challenge"] = None  # matches a missing field too
+        else:
+            query["challenge.slug"] = previous
+        return await self.collection.find_one_and_update(
+            query,
+            {"$set": {"challenge": challenge, "updated_at": now},
+             "$push": {"events": {"type": "challenge", "at": now, "slug": challenge["slug"],
+                                  "previous": previous, "by": by, "reason": reason}}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def record_outcome(self, session_id: str, outcome: dict) -> bool:
+        """Store the session's outcome unless one is already recorded; True if this one was."""
+        result = await self.collection.update_one(
+            {"_id": session_id, "outcome": None},
+            {"$set": {"outcome": outcome, "updated_at": utcnow()}},
+        )
+        return result.modified_count == 1
 
     async def open_for_user(self, username: str) -> dict | None:
         """The user's session that is not over yet, if any."""
