@@ -39,7 +39,11 @@ class _Subscription:
         await self.pubsub.aclose()
 
     async def next_event(self, timeout: float) -> dict | None:
-        message = await self.pubsub.get_message(timeout=timeout)
-        if message is None or message.get("type") != "message":
-            return None
-        return json.loads(message["data"])
+        """The next event, or None if none arrives within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            # returns None early for control messages (e.g. the subscribe confirmation)
+            message = await self.pubsub.get_message(timeout=left)
+            if message is not None and message.get("type") == "message":
+                return json.loads(message["data"])
+        return None

@@ -147,6 +147,13 @@ class PeerPlatform(Configurable):
         help="Seconds to wait for a pair server to become ready before the session fails.",
     ).tag(config=True)
 
+    ended_server_grace = Integer(
+        600,
+        help="""Seconds a pair server stays up, read-only, after its session ended in the server
+        (time-up), so learners can rate each other and look back. Sessions ended from the
+        lobby, and failed ones, lose their server at once.""",
+    ).tag(config=True)
+
     max_body_bytes = Integer(
         64 * 1024,
         help="Largest JSON request body the platform's API accepts, in bytes (413 beyond).",

@@ -13,8 +13,8 @@ import logging
 import time
 from datetime import datetime, timedelta, timezone
 
-from ..matching import Match
-from ..store.sessions import OPEN_STATES, InvalidTransition
+from ..matching import AlreadyBusy, Match
+from ..store.sessions import OPEN_STATES, InvalidTransition, utcnow
 from .hubclient import HubAPIError
 
 log = logging.getLogger("peerplatform.sessions")
@@ -47,6 +47,21 @@ class SessionManager:
         self.events = events
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.tasks: set[asyncio.Task] = set()
+
+    async def join(self, user: str, preferences: dict) -> None:
+        """Put ``user`` in the waiting room; a session that is over no longer holds them.
+
+        A session ended inside the pair server (time-up) leaves its members marked "in
+        session" in Redis until the teardown sweep; the store is the authority on that.
+        """
+        try:
+            await self.room.join(user, preferences)
+        except AlreadyBusy as busy:
+            doc = await self.store.sessions.get(busy.session_id)
+            if doc is not None and doc["state"] in OPEN_STATES:
+                raise
+            await self.room.release(busy.session_id, [user])
+            await self.room.join(user, preferences)
 
     def launch(self, match: Match) -> asyncio.Task:
         """Start a matched pair's session in the background (keeps a reference to the task)."""
@@ -147,6 +162,8 @@ class SessionManager:
             await self.hub.remove_server(server["owner"], server["name"])
         except Exception:
             log.exception("could not remove pair server %s/%s", server.get("owner"), server.get("name"))
+        else:
+            await self.store.sessions.set_fields(doc["_id"], {"server.removed_at": utcnow()})
         await self.room.release(doc["_id"], doc["members"])
 
     async def reap(self) -> int:
@@ -163,6 +180,12 @@ class SessionManager:
         for doc in stuck:
             if await self.fail(doc["_id"], "the session server did not start (timed out)"):
                 reaped += 1
+        # Sessions ended inside the pair server (time-up): free the members now, remove the
+        # server once learners had time to rate and look back.
+        grace = timedelta(seconds=self.settings.ended_server_grace)
+        for doc in await self.store.sessions.awaiting_teardown(now - grace):
+            await self._teardown(doc)
+            reaped += 1
         for doc in await self.store.sessions.stale(("active",), now - timedelta(seconds=60)):
             started = doc.get("started_at") or doc["created_at"]
             grace = timedelta(seconds=doc.get("duration_s", 0) + 300)

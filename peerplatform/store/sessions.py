@@ -230,3 +230,12 @@ class SessionStore:
     async def stale(self, states, older_than: datetime) -> list[dict]:
         cursor = self.collection.find({"state": {"$in": list(states)}, "updated_at": {"$lt": older_than}})
         return await cursor.to_list(length=1000)
+
+    async def awaiting_teardown(self, ended_before: datetime) -> list[dict]:
+        """Sessions over before ``ended_before`` whose pair server has not been removed yet."""
+        cursor = self.collection.find({
+            "state": {"$in": ["ended", "failed"]},
+            "ended_at": {"$lt": ended_before},
+            "server.removed_at": None,
+        })
+        return await cursor.to_list(length=1000)

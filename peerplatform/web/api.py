@@ -29,7 +29,7 @@ class WaitingRoomHandler(APIHandler):
         except InvalidPreferences as e:
             raise web.HTTPError(400, str(e)) from None
         try:
-            await self.platform.room.join(self.username, prefs)
+            await self.platform.sessions.join(self.username, prefs)
         except AlreadyBusy as e:
             raise web.HTTPError(409, f"you are already in a session ({e.session_id})") from None
         self.platform.wake_matcher()

@@ -1,0 +1,108 @@
+"""Session lifecycle rules on real Redis + document store (Hub REST calls recorded).
+
+The Hub side of these flows runs for real in tests/e2e; here the Hub client only records
+what the manager asks of it, so the sweep and join rules can be driven precisely.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from peerplatform.events import EventBus
+from peerplatform.matching import AlreadyBusy, WaitingRoom
+from peerplatform.sessions import SessionManager
+from peerplatform.settings import PeerPlatform
+from peerplatform.store.sessions import utcnow
+
+
+class RecordingHub:
+    def __init__(self):
+        self.calls = []
+
+    async def remove_server(self, owner, name):
+        self.calls.append(("remove", owner, name))
+
+
+@pytest.fixture
+def manager(store, redis):
+    settings = PeerPlatform(spawn_timeout=30, ended_server_grace=600)
+    room = WaitingRoom(redis, presence_ttl=30)
+    return SessionManager(settings=settings, store=store, room=room, hub=RecordingHub(),
+                          events=EventBus(redis))
+
+
+async def matched_session(manager, state="active"):
+    room = manager.room
+    await room.join("alice")
+    await room.join("bob")
+    match = await room.pick("abcdefabcdef")
+    doc = await manager.store.sessions.create(
+        session_id=match.session_id, members=list(match.members), driver="alice",
+        observer="bob", server_owner="pp-pairs", duration_s=600)
+    for step in {"pending": [], "spawning": ["spawning"],
+                 "active": ["spawning", "active"]}[state]:
+        doc = await manager.store.sessions.transition(doc["_id"], step)
+    return doc
+
+
+async def backdate(store, session_id, **fields):
+    await store.sessions.collection.update_one({"_id": session_id}, {"$set": fields})
+
+
+async def test_join_is_refused_while_the_session_is_open(manager):
+    await matched_session(manager)
+    with pytest.raises(AlreadyBusy):
+        await manager.join("alice", {})
+
+
+async def test_a_session_ended_in_the_pair_server_no_longer_holds_its_members(manager):
+    doc = await matched_session(manager)
+    await manager.store.sessions.transition(doc["_id"], "ended", reason="time is up")
+    # Redis still says "session" (nothing released it yet); joining works all the same
+    assert (await manager.room.state("alice"))["state"] == "session"
+    await manager.join("alice", {"difficulty": "easy"})
+    assert (await manager.room.state("alice"))["state"] == "waiting"
+
+
+async def test_sweep_removes_the_server_after_the_grace_period_only(manager):
+    old = await matched_session(manager)
+    await manager.store.sessions.transition(old["_id"], "ended", reason="time is up")
+    await backdate(manager.store, old["_id"], ended_at=utcnow() - timedelta(seconds=601))
+    assert await manager.reap() == 1
+    assert manager.hub.calls == [("remove", "pp-pairs", f"s-{old['_id']}")]
+    doc = await manager.store.sessions.get(old["_id"])
+    assert doc["server"]["removed_at"] is not None
+    assert await manager.room.state("bob") == {}  # members released
+    # a second sweep does not remove it again
+    assert await manager.reap() == 0
+    assert len(manager.hub.calls) == 1
+
+
+async def test_sweep_leaves_a_recently_ended_server_up(manager):
+    doc = await matched_session(manager)
+    await manager.store.sessions.transition(doc["_id"], "ended", reason="time is up")
+    assert await manager.reap() == 0
+    assert manager.hub.calls == []
+
+
+async def test_sweep_fails_a_session_stuck_in_spawning_and_tells_both(manager, redis):
+    doc = await matched_session(manager, state="spawning")
+    await backdate(manager.store, doc["_id"], updated_at=utcnow() - timedelta(seconds=61))
+    async with manager.events.subscribe("alice") as sub:
+        assert await manager.reap() == 1
+        event = await sub.next_event(timeout=2)
+    assert event["type"] == "failed" and "did not start" in event["reason"]
+    failed = await manager.store.sessions.get(doc["_id"])
+    assert failed["state"] == "failed"
+    assert manager.hub.calls == [("remove", "pp-pairs", f"s-{doc['_id']}")]
+    await manager.join("alice", {})  # free again
+
+
+async def test_sweep_ends_an_active_session_long_past_its_time(manager):
+    doc = await matched_session(manager)
+    await backdate(manager.store, doc["_id"], started_at=utcnow() - timedelta(seconds=600 + 301),
+                   updated_at=utcnow() - timedelta(seconds=61))
+    assert await manager.reap() == 1
+    assert (await manager.store.sessions.get(doc["_id"]))["state"] == "ended"
