@@ -11,6 +11,8 @@ from ..schema import PackError, SchemaVersionError, check_version, validate_file
 from . import Candidate
 
 EXTENSIONS = (".yaml", ".yml", ".json")
+#: libyaml's safe loader when PyYAML was built with it (much faster), else the pure-Python one.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def pack_files(path: Path) -> list[Path]:
@@ -29,7 +31,7 @@ def parse(path: Path) -> dict:
         except json.JSONDecodeError as exc:
             raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

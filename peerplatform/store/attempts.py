@@ -10,8 +10,9 @@ Two collections, one truth:
        "result": None | {"passed", "failed", "errors", "total", "status"}, "finished_at"}
 
   It keeps pointing at the version that was shown, whatever is loaded later.
-* ``seen`` - one small document per user, ``{"_id": user, "slugs": {slug: last_seen_at}}``:
-  what selection needs, in one read per user, with no ``$nin``. It can be rebuilt from
+* ``seen`` - one small document per user, ``{"_id": user, "slugs": {slug: last_seen_ms}}``
+  (epoch milliseconds: much cheaper to decode than 1,000 datetimes): what selection needs, in
+  one read per user, with no ``$nin``. It can be rebuilt from
   ``attempts`` (:meth:`AttemptStore.rebuild_seen`).
 """
 
@@ -26,6 +27,12 @@ OUTCOMES = ("passed", "failed", "error", "timeout", "memory", "output", "abandon
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def epoch_ms(at: datetime) -> int:
+    if at.tzinfo is None:  # pymongo returns naive UTC datetimes unless tz_aware
+        at = at.replace(tzinfo=timezone.utc)
+    return int(at.timestamp() * 1000)
 
 
 class AttemptStore:
@@ -52,7 +59,7 @@ class AttemptStore:
             } for user in users])
         for user in users:
             # slugs are kebab-case (schema), so they are safe as field names
-            await self.seen.update_one({"_id": user}, {"$max": {f"slugs.{slug}": at}},
+            await self.seen.update_one({"_id": user}, {"$max": {f"slugs.{slug}": epoch_ms(at)}},
                                        upsert=True)
 
     async def record_outcome(self, session_id: str, slug: str, outcome: str,
@@ -72,7 +79,7 @@ class AttemptStore:
         return done.modified_count
 
     async def seen_map(self, users) -> dict:
-        """``{slug: most recent time any of users saw it}``."""
+        """``{slug: most recent time (epoch ms) any of users saw it}``."""
         users = list(dict.fromkeys(u for u in users if u))
         merged: dict = {}
         if not users:
@@ -95,6 +102,7 @@ class AttemptStore:
         """Recompute ``seen`` for ``user`` from the history."""
         slugs: dict = {}
         async for doc in self.attempts.find({"user": user}, {"slug": 1, "seen_at": 1}):
-            if doc["slug"] not in slugs or doc["seen_at"] > slugs[doc["slug"]]:
-                slugs[doc["slug"]] = doc["seen_at"]
+            at = epoch_ms(doc["seen_at"])
+            if doc["slug"] not in slugs or at > slugs[doc["slug"]]:
+                slugs[doc["slug"]] = at
         await self.seen.replace_one({"_id": user}, {"_id": user, "slugs": slugs}, upsert=True)

@@ -54,8 +54,11 @@ CONTENT_FIELDS = ("slug", "title", "statement", "difficulty", "rating", "tags", 
 INTERNAL_FIELDS = ("_id", "slots", "load_id")
 DEFAULT_RATING = {"easy": 1200, "medium": 1500, "hard": 1800}
 DIFFICULTIES = ("easy", "medium", "hard")
-DRAW_ROUNDS, DRAW_BATCH = 3, 24
+#: Slot draws per round: small first (most picks succeed at once), then larger.
+DRAW_BATCHES = (4, 16, 48)
 WRITE_CHUNK = 500
+#: Above this many challenges, apply() reads the current ones in one scan.
+SCAN_ABOVE = 200
 
 
 def utcnow() -> datetime:
@@ -112,16 +115,14 @@ class ChallengeStore:
 
     async def ensure_indexes(self) -> None:
         c = self.collection
-        await c.create_index([("slug", ASCENDING)], unique=True)
+        # _id is the slug (unique); each extra index costs every bulk load, so: only these
         await c.create_index([("slots", ASCENDING)])                        # pick: draws
         await c.create_index([("track", ASCENDING), ("difficulty", ASCENDING),
                               ("rating", ASCENDING)])                       # pick: exact scan
         await c.create_index([("difficulty", ASCENDING), ("rating", ASCENDING)])
         await c.create_index([("tags", ASCENDING), ("difficulty", ASCENDING)])
-        await c.create_index([("load_id", ASCENDING)])                      # rollback
         v = self.versions_collection
         await v.create_index([("slug", ASCENDING), ("version", ASCENDING)], unique=True)
-        await v.create_index([("load_id", ASCENDING)])
         await self.history.ensure_indexes()
 
     # -- reading ---------------------------------------------------------------------------
@@ -173,10 +174,15 @@ class ChallengeStore:
         if len(set(slugs)) != len(slugs):
             raise ValueError("the same slug appears twice in one load")
         current = {}
-        for i in range(0, len(slugs), WRITE_CHUNK):
-            cursor = self.collection.find(
-                {"_id": {"$in": slugs[i:i + WRITE_CHUNK]}},
-                {"version": 1, "hash": 1, "track": 1, "difficulty": 1, "slots": 1})
+        projection = {"version": 1, "hash": 1, "track": 1, "difficulty": 1, "slots": 1}
+        if len(slugs) > SCAN_ABOVE:
+            # a bulk load: one pass over a small projection beats many large $in lookups
+            wanted = set(slugs)
+            async for doc in self.collection.find({}, projection):
+                if doc["_id"] in wanted:
+                    current[doc["_id"]] = doc
+        else:
+            cursor = self.collection.find({"_id": {"$in": slugs}}, projection)
             async for doc in cursor:
                 current[doc["_id"]] = doc
         now = utcnow()
@@ -261,7 +267,11 @@ class ChallengeStore:
                              "load_id": previous.get("load_id"),
                              "updated_at": previous.get("created_at")})
             await self.collection.replace_one({"_id": doc["_id"], "load_id": load_id}, restored)
-        await self.versions_collection.delete_many({"load_id": load_id})
+        ours = [f"{d['_id']}@{d['version']}" for d in new_docs] + [
+            f"{d['_id']}@{d['version']}" for _, d in changed]
+        for i in range(0, len(ours), WRITE_CHUNK):
+            await self.versions_collection.delete_many(
+                {"_id": {"$in": ours[i:i + WRITE_CHUNK]}, "load_id": load_id})
 
     @staticmethod
     def _version_doc(doc: dict) -> dict:
@@ -302,8 +312,8 @@ class ChallengeStore:
             return None
         light = {"tags": 1, "rating": 1, "slots": 1}
         prefix = bucket + "#"
-        for _ in range(DRAW_ROUNDS):
-            draws = [self.rng.randrange(size) for _ in range(DRAW_BATCH)]
+        for batch in DRAW_BATCHES:
+            draws = [self.rng.randrange(size) for _ in range(batch)]
             wanted = [f"{prefix}{n}" for n in set(draws)]
             by_slot = {}
             async for doc in self.collection.find({"slots": {"$in": wanted}}, light):

@@ -114,7 +114,7 @@ async def test_indexes_exist_for_every_query_path(store):
     info = await store.challenges.collection.index_information()
     keys = {tuple(k for k, _ in spec["key"]) for spec in info.values()}
     assert {("slots",), ("track", "difficulty", "rating"), ("difficulty", "rating"),
-            ("tags", "difficulty"), ("load_id",), ("slug",)} <= keys
+            ("tags", "difficulty")} <= keys
     attempts = await store.challenges.attempts.index_information()
     keys = {tuple(k for k, _ in spec["key"]) for spec in attempts.values()}
     assert {("user", "seen_at"), ("session", "slug"), ("slug", "version")} <= keys
