@@ -28,7 +28,7 @@ async def load(collection: Collection, store, *, progress: bool = False):
         from tqdm import tqdm
 
         bar = tqdm(total=len(collection.challenges), desc="loading", unit="challenge",
-                   file=sys.stderr, leave=False)
+                   file=sys.stderr, leave=True)
     try:
         return await store.challenges.apply(collection.challenges,
                                             progress=bar.update if bar else None)

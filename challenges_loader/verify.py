@@ -43,7 +43,7 @@ async def verify(challenges, *, jobs: int | None = None, check_starter: bool = T
         from tqdm import tqdm
 
         bar = tqdm(total=len(challenges), desc="verifying", unit="challenge", file=sys.stderr,
-                   leave=False)
+                   leave=True)
 
     async def one(challenge):
         async with limit:

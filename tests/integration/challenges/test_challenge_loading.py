@@ -161,3 +161,24 @@ def test_module_entry_point_runs(tmp_path):
     done = subprocess.run([sys.executable, "-m", "challenges_loader", "validate",
                            str(PACKS / "ok-folder")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "2 challenge(s) valid" in done.stdout
+
+
+async def test_progress_bar_and_summary(store, capsys):
+    collection = collect([str(PACKS / "ok-minimal")])
+    report = await load(collection, store, progress=True)
+    err = capsys.readouterr().err
+    assert "loading" in err and "2/2" in err
+    assert report.summary() == "2 new, 0 updated (new version), 0 unchanged"
+
+
+def test_cli_load_with_verify_refuses_a_broken_solution(tmp_path, mongodb_uri, mongodb_database,
+                                                        capsys):
+    text = (PACKS / "ok-minimal" / "pack.yaml").read_text().replace("return a + b", "return 0")
+    (tmp_path / "p.yaml").write_text(text)
+    args = ["load", str(tmp_path / "p.yaml"), "--verify", "--no-progress",
+            "--mongodb-uri", mongodb_uri, "--database", mongodb_database]
+    assert main(args) == 1
+    assert "nothing was written" in capsys.readouterr().err
+    args[1] = str(PACKS / "ok-minimal")
+    assert main(args) == 0
+    assert "2 new" in capsys.readouterr().out
