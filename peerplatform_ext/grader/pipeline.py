@@ -21,7 +21,8 @@ DEFAULT_STEPS = (
 )
 
 #: At most this many sandboxes at once per process (grading is CPU-bound).
-MAX_CONCURRENT = int(os.environ.get("PEERPLATFORM_GRADER_CONCURRENCY", "0")) or (os.cpu_count() or 2)
+MAX_CONCURRENT = (int(os.environ.get("PEERPLATFORM_GRADER_CONCURRENCY", "0"))
+                  or os.cpu_count() or 2)
 _slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

@@ -138,7 +138,8 @@ def register_source(filename, source):
 
 def describe_exception(exc, own_files=("<",)):
     """One message: ``Type: text`` plus the frames that belong to the graded code or the tests."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(own_files)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith(own_files)]
     head = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     if not frames:
         return clip(head)
@@ -223,10 +224,12 @@ class ExplainAsserts(ast.NodeTransformer):
             ast.Assign(targets=[ast.Name(left, ast.Store())], value=test.left),
             ast.Assign(targets=[ast.Name(right, ast.Store())], value=test.comparators[0]),
             ast.Assert(
-                test=ast.Compare(ast.Name(left, ast.Load()), test.ops, [ast.Name(right, ast.Load())]),
+                test=ast.Compare(ast.Name(left, ast.Load()), test.ops,
+                                 [ast.Name(right, ast.Load())]),
                 msg=ast.Call(ast.Name("_pp_explain", ast.Load()),
                              [ast.Constant(text), ast.Name(left, ast.Load()),
-                              ast.Name(right, ast.Load()), ast.Constant(type(test.ops[0]).__name__)],
+                              ast.Name(right, ast.Load()),
+                              ast.Constant(type(test.ops[0]).__name__)],
                              []),
             ),
         ]
@@ -351,8 +354,8 @@ def main(argv):
         DEADLINE[0] = time.monotonic() + float(budget)
     sys.path.insert(0, os.getcwd())
     # Modules the tests commonly need, imported before the guard so their own set-up runs free.
-    import sqlite3  # noqa: F401
     import re  # noqa: F401
+    import sqlite3  # noqa: F401
     apply_limits(job.get("limits") or {})
 
     def on_cpu_limit(signum, frame):

@@ -105,7 +105,7 @@ def test_printing_does_not_forge_results():
 
 
 def test_the_reference_solution_is_nowhere_to_be_found():
-    snoop = f'''
+    snoop = '''
 import os, sys, gc
 MARK = "REFERENCE-SOLUTION-" + "7f3a9c"
 found = []
@@ -122,9 +122,9 @@ for pid in os.listdir("/proc"):
     if pid.isdigit():
         for what in ("cmdline", "environ"):
             try:
-                with open(f"/proc/{{pid}}/{{what}}", "rb") as fh:
+                with open(f"/proc/{pid}/{what}", "rb") as fh:
                     if MARK.encode() in fh.read():
-                        found.append(f"/proc/{{pid}}/{{what}}")
+                        found.append(f"/proc/{pid}/{what}")
             except OSError:
                 pass
 for obj in gc.get_objects():
@@ -214,14 +214,17 @@ def test_suite_form_with_unittest_and_module_alias():
         "tests": {"module_name": "two_fer", "suite": (
             "import unittest\nfrom two_fer import two_fer\n"
             "class TwoFerTest(unittest.TestCase):\n"
-            "    def test_no_name(self):\n        self.assertEqual(two_fer(), 'One for you, one for me.')\n"
-            "    def test_name(self):\n        self.assertEqual(two_fer('Ann'), 'One for Ann, one for me.')\n"
+            "    def test_no_name(self):\n"
+            "        self.assertEqual(two_fer(), 'One for you, one for me.')\n"
+            "    def test_name(self):\n"
+            "        self.assertEqual(two_fer('Ann'), 'One for Ann, one for me.')\n"
             "def test_plain_function():\n    assert two_fer('Bo').startswith('One for Bo')\n")},
     }
     good = "def two_fer(name='you'):\n    return f'One for {name}, one for me.'\n"
     result = grade_sync(challenge, good)
     assert result["status"] == "passed" and result["total"] == 3
-    result = grade_sync(challenge, "def two_fer(name='you'):\n    return 'One for you, one for me.'\n")
+    fixed = "def two_fer(name='you'):\n    return 'One for you, one for me.'\n"
+    result = grade_sync(challenge, fixed)
     assert result["status"] == "failed"
     names = {t["name"]: t["status"] for t in result["tests"]}
     assert names == {"TwoFerTest.test_no_name": "pass", "TwoFerTest.test_name": "fail",

@@ -4,7 +4,6 @@ import copy
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
 from challenges_loader import SCHEMA_VERSION, Options, collect
@@ -144,7 +143,8 @@ def test_schema_too_old_is_refused_with_a_reason():
 def test_schema_too_new_is_refused():
     result = collect([str(PACKS / "bad-schema-v2")])
     (error,) = result.errors
-    assert "newer than this loader reads" in error.message and "upgrade peerplatform" in error.message
+    assert "newer than this loader reads" in error.message
+    assert "upgrade peerplatform" in error.message
 
 
 def test_missing_schema_version(tmp_path):
