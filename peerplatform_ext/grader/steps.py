@@ -39,7 +39,12 @@ class Grading:
 
 def check_challenge(g: Grading) -> None:
     """A challenge without hidden tests cannot be graded; say so instead of 'passed'."""
+    if not isinstance(g.challenge, dict):
+        raise GradingError("no challenge to grade against")
     tests = g.challenge.get("tests") or {}
+    if not isinstance(tests, dict):
+        raise GradingError(f"challenge {g.challenge.get('slug')!r}: hidden tests are not in the "
+                           f"schema-v1 shape ({{'cases': [...]}} and/or {{'suite': '...'}})")
     if not (tests.get("cases") or tests.get("suite")):
         raise GradingError(f"challenge {g.challenge.get('slug')!r} has no hidden tests")
     if not isinstance(g.code, str):

@@ -47,6 +47,20 @@ def test_time_limit_comes_from_the_challenge_within_bounds(wanted, expected):
     assert g.limits.wall_s == expected
 
 
+@pytest.mark.parametrize("challenge", [None, {"slug": "x", "tests": "def test_a(): pass"}])
+def test_malformed_challenge_is_a_grading_error(challenge):
+    g = steps.Grading(challenge=challenge, code="")
+    with pytest.raises(steps.GradingError):
+        steps.check_challenge(g)
+
+
+def test_grade_never_raises_for_a_malformed_challenge():
+    from peerplatform_ext.grader import grade_sync
+
+    result = grade_sync({"slug": "x", "tests": "def test_a(): pass"}, "x = 1")
+    assert result["status"] == "error" and "schema-v1 shape" in result["message"]
+
+
 def test_challenge_without_tests_cannot_be_graded():
     g = steps.Grading(challenge={"slug": "x", "tests": {}}, code="")
     with pytest.raises(steps.GradingError, match="no hidden tests"):
