@@ -182,3 +182,26 @@ def test_cli_load_with_verify_refuses_a_broken_solution(tmp_path, mongodb_uri, m
     args[1] = str(PACKS / "ok-minimal")
     assert main(args) == 0
     assert "2 new" in capsys.readouterr().out
+
+
+async def test_loads_two_thousand_challenges_from_files(store, tmp_path):
+    import json
+
+    def challenge(i):
+        return {"slug": f"gen-{i}", "title": f"Generated {i}", "statement": "s",
+                "difficulty": ("easy", "medium", "hard")[i % 3], "tags": [f"tag-{i % 15}"],
+                "track": ("algorithms", "sql", "regex")[i % 3], "source": "t", "licence": "CC0-1.0",
+                "tests": {"cases": [{"name": "a", "code": f"assert f() == {i}"}]},
+                "solution": f"def f():\n    return {i}\n"}
+
+    for part in range(4):
+        chunk = [challenge(i) for i in range(part * 500, part * 500 + 500)]
+        pack = {"schema_version": 1, "challenges": chunk}
+        (tmp_path / f"part{part}.json").write_text(json.dumps(pack))
+    collection = collect([str(tmp_path)])
+    assert collection.ok and len(collection.challenges) == 2000
+    report = await load(collection, store)
+    assert len(report.created) == 2000
+    assert await store.challenges.count() == 2000
+    picked = await store.challenges.pick(difficulty="hard", track="regex", exclude_users=["a"])
+    assert picked["difficulty"] == "hard" and picked["track"] == "regex"
