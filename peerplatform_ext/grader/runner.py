@@ -33,7 +33,6 @@ import sys
 import time
 import traceback
 import types
-import unittest
 
 CELL_MARK = "# %%"
 MAX_MESSAGE = 2000
@@ -290,6 +289,8 @@ def run_cases(job, module, fd):
 
 def run_test_module(job, module, fd):
     """unittest ``TestCase`` methods and top-level ``test_*`` functions, one result each."""
+    import unittest  # only here: importing it costs ~20 ms of every grading's start-up
+
     timeout = float(job.get("per_test_timeout_s") or 2.0)
     source = job.get("test_module") or ""
     namespace = {"__name__": "hidden_tests", "_pp_explain": explain}
@@ -316,6 +317,8 @@ def run_test_module(job, module, fd):
 
 
 def run_unittest(fd, cls, method, timeout):
+    import unittest
+
     name = f"{cls.__name__}.{method}"
     result = unittest.TestResult()
     started = time.perf_counter()
