@@ -1,4 +1,10 @@
-"""REST API of the pair server under ``/peerplatform/api/``."""
+"""REST API of the pair server under ``/peerplatform/api/``.
+
+Every verb is ``@web.authenticated`` + ``@authorized`` (resource ``peerplatform``: the
+Authorizer applies JupyterHub's access check; the role checks are here, per endpoint,
+because either member may e.g. ask for a swap). Bodies are JSON; errors are JSON
+``{"message": ...}`` with a meaningful status.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +15,66 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from .session import role_of
+from .auth import OWN_RESOURCE
+from .controller import PairController, PairError
 
-AUTH_RESOURCE = "peerplatform"
+AUTH_RESOURCE = OWN_RESOURCE
 
 
 class PairAPIHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
-    def pair(self):
-        return self.settings["peerplatform_session"]
+    def controller(self) -> PairController:
+        return self.settings["peerplatform_controller"]
 
-    async def member_session(self) -> tuple[dict, str]:
-        """The session and the caller's role; 404 without a session, 403 for non-members."""
-        doc = await self.pair.get()
-        if doc is None:
-            raise web.HTTPError(404, "no session is assigned to this server")
-        role = role_of(doc, self.current_user.username)
-        if role is None:
-            raise web.HTTPError(403, "you are not a member of this session")
-        return doc, role
+    @property
+    def username(self) -> str:
+        return self.current_user.username
+
+    def json_body(self, allowed: set[str]) -> dict:
+        raw = self.request.body or b"{}"
+        try:
+            body = json.loads(raw)
+        except ValueError as e:
+            raise web.HTTPError(400, "the body must be JSON") from e
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "the body must be a JSON object")
+        unknown = set(body) - allowed
+        if unknown:
+            raise web.HTTPError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+        return body
+
+    def reply(self, data, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data, default=str))
+
+    async def run(self, coro):
+        try:
+            return await coro
+        except PairError as e:
+            raise web.HTTPError(e.status, e.message) from e
+
+    def check(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PairError as e:
+            raise web.HTTPError(e.status, e.message) from e
 
 
 class SessionHandler(PairAPIHandler):
-    """``GET /peerplatform/api/session``: the session and who the caller is in it."""
+    """``GET /peerplatform/api/session``: the session, the caller's role, the clock."""
 
     @web.authenticated
     @authorized
     async def get(self):
-        doc, role = await self.member_session()
-        partner = doc["observer"] if role == "driver" else doc["driver"]
-        self.finish(json.dumps({
-            "username": self.current_user.username,
+        doc, role = self.check(self.controller.member_doc, self.username)
+        state = self.controller.state
+        self.reply({
+            "username": self.username,
             "role": role,
-            "partner": partner,
+            "partner": doc["observer"] if role == "driver" else doc["driver"],
+            "can_write": state.can_write(self.username),
             "session": {
                 "id": doc["_id"],
                 "state": doc["state"],
@@ -51,10 +82,85 @@ class SessionHandler(PairAPIHandler):
                 "observer": doc["observer"],
                 "duration_s": doc.get("duration_s"),
                 "started_at": doc.get("started_at"),
+                "challenge": doc.get("challenge"),
+                "notebook": self.controller.notebook.path,
             },
-        }, default=str))
+            "clock": self.controller.clock_json(),
+            "swap_request": self.controller.swap_request,
+            "locked": state.locked,
+        })
+
+
+class ClockHandler(PairAPIHandler):
+    """``GET /peerplatform/api/clock``: remaining time etc., computed from the server's time."""
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        self.check(self.controller.member_doc, self.username)
+        self.reply(self.controller.clock_json())
+
+
+class SwapHandler(PairAPIHandler):
+    """``POST /peerplatform/api/swap`` ``{"action": "request"|"accept"|"decline"|"cancel"}``.
+
+    Either member may request; the partner accepts or declines; the requester may cancel.
+    A request from each side is an agreement.
+    """
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body({"action"})
+        action = body.get("action")
+        ctl = self.controller
+        if action == "request":
+            result = await self.run(ctl.request_swap(self.username))
+        elif action in ("accept", "decline"):
+            result = await self.run(ctl.answer_swap(self.username, accept=action == "accept"))
+        elif action == "cancel":
+            result = await self.run(ctl.cancel_swap(self.username))
+        else:
+            raise web.HTTPError(400, "action must be request, accept, decline or cancel")
+        self.reply(result)
+
+
+class ChallengeHandler(PairAPIHandler):
+    """``GET``: the current challenge (no hidden parts). ``POST`` ``{"difficulty"?}``: the
+    driver draws another challenge neither member has seen (optionally another difficulty);
+    it replaces the challenge cells in the live notebook."""
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        self.reply({"challenge": await self.run(self.controller.current_challenge(self.username))})
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body({"difficulty"})
+        difficulty = body.get("difficulty")
+        if difficulty is not None and not isinstance(difficulty, str):
+            raise web.HTTPError(400, "difficulty must be a string")
+        challenge = await self.run(self.controller.change_challenge(self.username, difficulty))
+        self.reply({"challenge": challenge})
+
+
+class TestsHandler(PairAPIHandler):
+    """``POST /peerplatform/api/tests``: the driver runs the hidden tests on the notebook's
+    code; the result is stored as a session event and pushed to both members."""
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        self.json_body(set())
+        self.reply({"result": await self.run(self.controller.run_tests(self.username))})
 
 
 default_handlers = [
     (r"/peerplatform/api/session", SessionHandler),
+    (r"/peerplatform/api/clock", ClockHandler),
+    (r"/peerplatform/api/swap", SwapHandler),
+    (r"/peerplatform/api/challenge", ChallengeHandler),
+    (r"/peerplatform/api/tests", TestsHandler),
 ]

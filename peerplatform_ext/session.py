@@ -15,8 +15,9 @@ from peerplatform.store import Store
 ROLES = ("driver", "observer")
 
 
-def role_of(doc: dict | None, username: str) -> str | None:
-    if not doc:
+def role_of(doc: dict | None, username: str | None) -> str | None:
+    """``"driver"``, ``"observer"`` or None (not a member) for ``username`` in ``doc``."""
+    if not doc or not username:
         return None
     if username == doc.get("driver"):
         return "driver"

@@ -1,0 +1,36 @@
+"""Fixtures for the pair-server tests: real ``jupyter server`` subprocesses (see pairkit.py)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from pairkit import PairServer, seed_session
+
+from peerplatform.store import new_session_id
+
+
+@pytest.fixture(scope="module")
+def pair_server_factory(tmp_path_factory, mongodb_uri, redis_url):
+    """Start pair servers for this module; all are stopped at its end.
+
+    ``factory(duration_s=..., state=..., swap_schedule_s=..., extra_config=...)`` seeds a
+    session (challenges + document, through the store contracts) and starts its server.
+    """
+    started: list[PairServer] = []
+
+    def factory(*, duration_s: int = 3600, state: str = "active", swap_schedule_s=None,
+                extra_config: str = "", start: bool = True) -> PairServer:
+        database = "pp_pair_" + secrets.token_hex(4)
+        session_id = new_session_id()
+        seed_session(mongodb_uri, database, session_id, duration_s=duration_s, state=state,
+                     swap_schedule_s=swap_schedule_s)
+        server = PairServer(tmp_path_factory.mktemp("pair"), mongodb_uri=mongodb_uri,
+                            database=database, session_id=session_id, redis_url=redis_url,
+                            extra_config=extra_config)
+        started.append(server)
+        return server.start() if start else server
+
+    yield factory
+    for server in started:
+        server.stop()
