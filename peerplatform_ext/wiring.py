@@ -49,16 +49,27 @@ YDOC = "jupyter_server_ydoc.app.YDocExtension"
 LAB = "jupyterlab.labapp.LabApp"
 
 
+def _set(serverapp, name: str, value) -> None:
+    """Set a ServerApp trait and its config: the ServerApp reloads all of its config whenever
+    it is updated (e.g. with the starter extension's config, after every link), and would
+    otherwise put back what an earlier extension (JupyterHub's IdentityProvider) set."""
+    setattr(serverapp, name, value)
+    serverapp.config.ServerApp[name] = value
+
+
 def install(ext) -> None:
     serverapp = ext.serverapp
     if not issubclass(serverapp.authorizer_class, PairAuthorizer):
-        serverapp.authorizer_class = PairAuthorizer
-    serverapp.identity_provider_class = guarded(serverapp.identity_provider_class)
-    serverapp.contents_manager_class = with_read_only_view(serverapp.contents_manager_class)
+        _set(serverapp, "authorizer_class", PairAuthorizer)
+    else:
+        _set(serverapp, "authorizer_class", serverapp.authorizer_class)
+    _set(serverapp, "identity_provider_class", guarded(serverapp.identity_provider_class))
+    _set(serverapp, "contents_manager_class",
+         with_read_only_view(serverapp.contents_manager_class))
     # (its default needs gateway config the ServerApp only builds later: read it only if set)
     if not (serverapp.trait_has_value("kernel_websocket_connection_class") and issubclass(
             serverapp.kernel_websocket_connection_class, PairKernelWebsocketConnection)):
-        serverapp.kernel_websocket_connection_class = PairKernelWebsocketConnection
+        _set(serverapp, "kernel_websocket_connection_class", PairKernelWebsocketConnection)
 
     # jupyter-collaboration builds its routes from this module global when it is loaded,
     # which is after every extension is linked: replacing it now registers our subclass.

@@ -105,14 +105,28 @@ class PairSpawnerMixin(Configurable):
 
     def pair_env(self) -> dict:
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        # The learners see <session_dir>/work; the session dir itself also holds the RTC
+        # stores (<session_dir>/data, chosen by peerplatform_ext), which must stay out of the
+        # notebook root. jupyter-server needs the root to exist before it starts; where the
+        # session dir is on this machine (local spawner), make it here.
+        work = self.session_dir / "work"
+        if self.session_dir.is_dir():
+            work.mkdir(exist_ok=True)
         env.update(
             PEERPLATFORM_SESSION_ID=self.session_id,
             PEERPLATFORM_SESSION_DIR=str(self.session_dir),
+            JUPYTERHUB_ROOT_DIR=str(work),
         )
         return env
 
     def pair_args(self) -> list[str]:
-        args = [f"--HubOAuth.cache_max_age={self.hub_auth_cache_max_age}"]
+        args = [
+            f"--HubOAuth.cache_max_age={self.hub_auth_cache_max_age}",
+            # The pair extension sets both itself and refuses to start without them; saying
+            # them here too makes a server whose extension failed to import fail to start.
+            "--ServerApp.authorizer_class=peerplatform_ext.auth.PairAuthorizer",
+            "--LabApp.extension_manager=readonly",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             # jupyter-server refuses to run as root without it; only where it really is root.
             args.append("--allow-root")

@@ -20,11 +20,12 @@ def pair_server_factory(tmp_path_factory, mongodb_uri, redis_url):
     started: list[PairServer] = []
 
     def factory(*, duration_s: int = 3600, state: str = "active", swap_schedule_s=None,
-                extra_config: str = "", start: bool = True) -> PairServer:
+                extra_config: str = "", start: bool = True, challenges=None) -> PairServer:
         database = "pp_pair_" + secrets.token_hex(4)
         session_id = new_session_id()
         seed_session(mongodb_uri, database, session_id, duration_s=duration_s, state=state,
-                     swap_schedule_s=swap_schedule_s)
+                     swap_schedule_s=swap_schedule_s,
+                     **({} if challenges is None else {"challenges": challenges}))
         server = PairServer(tmp_path_factory.mktemp("pair"), mongodb_uri=mongodb_uri,
                             database=database, session_id=session_id, redis_url=redis_url,
                             extra_config=extra_config)
