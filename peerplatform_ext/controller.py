@@ -311,9 +311,16 @@ class PairController:
 
     async def end(self, reason: str) -> None:
         """Lock, save, final tests, record the outcome, tell both members. Runs once."""
-        if self._ending is None:
+        failed = self._ending is not None and self._ending.done() and (
+            self._ending.cancelled() or self._ending.exception() is not None)
+        if self._ending is None or failed:  # e.g. the store was down: the next step retries
             self._ending = asyncio.create_task(self._end(reason))
         await asyncio.shield(self._ending)
+
+    def _ended_ok(self) -> bool:
+        task = self._ending
+        return task is not None and task.done() and not task.cancelled() \
+            and task.exception() is None
 
     async def _end(self, reason: str) -> None:
         self.state.lock()
@@ -423,7 +430,7 @@ class PairController:
             await self._try_prepare(doc)
             doc = self.state.doc
         if doc["state"] == "ended":
-            if self._ending is None:  # ended by the platform: lock, save, record if missing
+            if not self._ended_ok():  # ended by the platform: lock, save, record if missing
                 await self.end(_last_reason(doc) or "ended by the platform")
             return self.tick_s * 5
         if doc["state"] == "failed":
