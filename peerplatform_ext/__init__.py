@@ -1,8 +1,11 @@
 """The Jupyter server extension inside every pair server.
 
-It finds the session assigned to its server in the store, and tells each visitor their role.
-Enabled by ``jupyter-config/server-config/peerplatform_ext.json`` (installed with the package);
-inert in a server that has no pair session (e.g. a plain ``jupyter lab`` in the same env).
+It runs the session assigned to its server in the store: the observer (and everybody once
+time is up) is strictly read-only on every channel, roles swap on schedule or by agreement,
+the challenge is placed in the live shared notebook, and the session clock is kept on the
+server. See ``app.py`` for the map of the modules. Enabled by
+``jupyter-config/server-config/peerplatform_ext.json`` (installed with the package); inert in
+a server that has no pair session (e.g. a plain ``jupyter lab`` in the same env).
 """
 
 __version__ = "0.1.0"
