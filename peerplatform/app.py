@@ -44,6 +44,30 @@ class Platform:
         self.wake.set()
 
 
+async def load_challenge_packs(store: Store, specs: list[str]) -> bool:
+    """Load the configured packs (all or nothing); a bad pack is logged, never fatal: the
+    service still runs on the bank it has. Returns whether the packs were loaded."""
+    if not specs:
+        return True
+    from challenges_loader import collect, load
+
+    collection = await asyncio.to_thread(collect, specs)
+    if collection.errors:
+        for error in collection.errors[:20]:
+            log.error("challenge pack: %s", error)
+        log.error("challenge packs %s NOT loaded: %d error(s); fix them and restart, or run "
+                  "`challenges-loader validate %s`", specs, len(collection.errors),
+                  " ".join(specs))
+        return False
+    try:
+        report = await load(collection, store)
+    except Exception:  # a concurrent loader (another replica) or a store hiccup
+        log.exception("challenge packs %s NOT loaded", specs)
+        return False
+    log.info("challenge bank: %s (%s)", report.summary(), ", ".join(specs))
+    return True
+
+
 class PeerPlatformService(Application):
     name = "peerplatform-service"
     description = "The peerplatform service behind /services/peerplatform/ (run by JupyterHub)."
@@ -69,6 +93,7 @@ class PeerPlatformService(Application):
         redis = Redis.from_url(settings.redis_url, decode_responses=True)
         store = Store(settings.mongodb_uri, settings.mongodb_database)
         await store.ensure_indexes()
+        await load_challenge_packs(store, settings.challenge_packs)
         hub = HubClient(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
         await hub.ensure_user(settings.pair_owner)
         room = WaitingRoom(redis, presence_ttl=settings.presence_ttl)

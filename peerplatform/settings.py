@@ -13,7 +13,7 @@ import re
 import secrets
 from pathlib import Path
 
-from traitlets import Integer, TraitError, Unicode, default, validate
+from traitlets import Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 #: JupyterHub 6 named-server names: 1-30 chars of [a-z0-9-], starting with a letter.
@@ -152,6 +152,17 @@ class PeerPlatform(Configurable):
         help="""Seconds a pair server stays up, read-only, after its session ended in the server
         (time-up), so learners can rate each other and look back. Sessions ended from the
         lobby, and failed ones, lose their server at once.""",
+    ).tag(config=True)
+
+    challenge_packs = List(
+        Unicode(),
+        default_value=["builtin"],
+        help="""Challenge sources loaded into the bank when the service starts, as given to
+        ``challenges-loader load`` (``builtin``, a pack file or folder, ``exercism:PATH``,
+        ``humaneval:PATH``). Loading is idempotent: unchanged challenges are skipped and a
+        changed one becomes a new version (running sessions keep theirs). A source with any
+        error is logged and nothing of it is loaded. Set ``[]`` to manage the bank only with
+        the ``challenges-loader`` command.""",
     ).tag(config=True)
 
     max_body_bytes = Integer(

@@ -179,11 +179,24 @@ class PairController:
         slug = doc["challenge"]["slug"]
         nb = await self.notebook.live()
         if challenge_cells.challenge_in(nb) != slug:
-            full = await self.store.challenges.get(slug)
+            full = await self.session_challenge(doc)
             if full is None:
                 raise PairError(404, f"challenge {slug!r} is not in the store")
             challenge_cells.place_challenge(nb, full)
         return doc
+
+    async def session_challenge(self, doc: dict) -> dict | None:
+        """The challenge exactly as it was when the session picked it: a pack reloaded
+        mid-session (new version) must not change the statement or the hidden tests."""
+        picked = doc.get("challenge") or {}
+        slug, version = picked.get("slug"), picked.get("version")
+        if not slug:
+            return None
+        if version is not None:
+            full = await self.store.challenges.get_version(slug, version)
+            if full is not None:
+                return full
+        return await self.store.challenges.get(slug)
 
     async def change_challenge(self, username: str, difficulty: str | None = None) -> dict:
         doc = self._require_driver(username)
@@ -213,10 +226,7 @@ class PairController:
 
     async def current_challenge(self, username: str) -> dict | None:
         doc, _ = self.member_doc(username)
-        slug = (doc.get("challenge") or {}).get("slug")
-        if not slug:
-            return None
-        full = await self.store.challenges.get(slug)
+        full = await self.session_challenge(doc)
         return challenge_cells.public_challenge(full) if full else None
 
     # -- role swaps -------------------------------------------------------------------------
@@ -285,8 +295,7 @@ class PairController:
     # -- tests ------------------------------------------------------------------------------
 
     async def _grade_notebook(self, doc: dict) -> dict:
-        slug = (doc.get("challenge") or {}).get("slug")
-        full = await self.store.challenges.get(slug) if slug else None
+        full = await self.session_challenge(doc)
         if full is None:
             raise PairError(409, "the session has no challenge to test against")
         grader = self.grader_factory()

@@ -79,9 +79,15 @@ class SessionStore:
         session_id: str | None = None,
         challenge: dict | None = None,
         preferences: dict | None = None,
+        swap_schedule_s: list[int] | None = None,
     ) -> dict:
         if len(set(members)) != 2 or {driver, observer} != set(members):
             raise ValueError("a session has exactly two distinct members: one driver, one observer")
+        if swap_schedule_s is not None and not all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 < t < duration_s
+            for t in swap_schedule_s
+        ):
+            raise ValueError("swap_schedule_s holds whole seconds between 0 and duration_s")
         sid = session_id or new_session_id()
         now = utcnow()
         doc = {
@@ -100,6 +106,8 @@ class SessionStore:
             "events": [],
             "failure_reason": None,
         }
+        if swap_schedule_s is not None:  # absent: the pair server swaps at half time
+            doc["swap_schedule_s"] = sorted(swap_schedule_s)
         await self.collection.insert_one(doc)
         return doc
 

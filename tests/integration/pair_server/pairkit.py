@@ -67,11 +67,8 @@ def seed_session(mongodb_uri: str, database: str, session_id: str, *, duration_s
             await store.sessions.create(
                 session_id=session_id, members=[DRIVER, OBSERVER], driver=DRIVER,
                 observer=OBSERVER, server_owner=OWNER, duration_s=duration_s,
-                preferences={"difficulty": "easy"},
+                preferences={"difficulty": "easy"}, swap_schedule_s=swap_schedule_s,
             )
-            if swap_schedule_s is not None:  # create() has no parameter for it (yet)
-                await store.sessions.collection.update_one(
-                    {"_id": session_id}, {"$set": {"swap_schedule_s": swap_schedule_s}})
             for step in ("spawning", "active"):
                 if state == "pending":
                     break

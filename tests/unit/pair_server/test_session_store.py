@@ -71,3 +71,19 @@ async def test_record_outcome_keeps_the_first(store):
     assert (await store.sessions.get(other["_id"]))["outcome"] == {"by": "late"}
     with pytest.raises(InvalidTransition):
         await store.sessions.transition(doc["_id"], "ended")
+
+
+async def test_a_swap_schedule_is_stored_sorted(store):
+    doc = await _active(store, swap_schedule_s=[400, 200])
+    assert (await store.sessions.get(doc["_id"]))["swap_schedule_s"] == [200, 400]
+    plain = await _active(store)
+    assert "swap_schedule_s" not in plain                    # the pair server's default
+
+
+@pytest.mark.parametrize("schedule", [[0], [600], [700], [-5], [1.5], ["60"], [True]])
+async def test_a_bad_swap_schedule_creates_nothing(store, schedule):
+    with pytest.raises(ValueError, match="swap_schedule_s"):
+        await store.sessions.create(
+            members=["alice", "bob"], driver="alice", observer="bob", server_owner="pp-pairs",
+            duration_s=600, swap_schedule_s=schedule)
+    assert await store.sessions.collection.count_documents({}) == 0
