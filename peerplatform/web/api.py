@@ -63,6 +63,9 @@ class MeHandler(APIHandler):
             "state": state.get("state", "idle"),
             "session": public_session(session) if session else None,
             "last_session": public_session(latest) if latest else None,
+            # for pages outside the service (the JupyterLab extension) that POST to its API:
+            # same-origin reads only, so the token is as safe here as in the lobby's HTML
+            "xsrf": self.xsrf_token.decode("ascii"),
         })
 
 
