@@ -170,6 +170,18 @@ class PeerPlatform(Configurable):
         help="Largest JSON request body the platform's API accepts, in bytes (413 beyond).",
     ).tag(config=True)
 
+    rating_edit_window = Integer(
+        15 * 60,
+        help="""Seconds after a peer rating is given during which its rater may still change it
+        (``PUT`` on the rating; 403 afterwards). 0 makes ratings final at once.""",
+    ).tag(config=True)
+
+    @validate("rating_edit_window")
+    def _validate_rating_edit_window(self, proposal):
+        if not 0 <= proposal["value"] <= 30 * 24 * 3600:
+            raise TraitError("rating_edit_window must be between 0 s and 30 days")
+        return proposal["value"]
+
     cookie_secret_file = Unicode(
         help="""File holding the service's cookie secret (created on first start, mode 0600).
 
