@@ -20,6 +20,7 @@ from traitlets import Unicode
 from traitlets.config import Application
 
 from .events import EventBus
+from .leaderboard import Leaderboard, Scoring
 from .matching import WaitingRoom
 from .sessions import HubClient, SessionManager
 from .settings import PeerPlatform
@@ -38,7 +39,14 @@ class Platform:
     room: WaitingRoom
     sessions: SessionManager
     events: EventBus
+    leaderboard: Leaderboard | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def rating_changed(self, before: dict | None, after: dict) -> None:
+        """A peer rating was given or edited: update the live leaderboards."""
+        if self.leaderboard is not None:
+            cohort = await self.store.cohorts.cohort_of(after["ratee"])
+            await self.leaderboard.rating_changed(before, after, cohort)
 
     def wake_matcher(self) -> None:
         self.wake.set()
@@ -101,7 +109,11 @@ class PeerPlatformService(Application):
         base_url = os.environ.get("JUPYTERHUB_BASE_URL", "/")
         sessions = SessionManager(settings=settings, store=store, room=room, hub=hub,
                                   events=events, base_url=base_url)
-        platform = Platform(settings, store, room, sessions, events)
+        leaderboard = Leaderboard(redis, Scoring.from_settings(settings))
+        if not await leaderboard.is_built():  # a fresh or flushed Redis: derive from MongoDB
+            report = await leaderboard.rebuild(store.ratings.all(), await store.cohorts.memberships())
+            log.info("leaderboards rebuilt from MongoDB: %s", report)
+        platform = Platform(settings, store, room, sessions, events, leaderboard)
 
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
         hub_auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)

@@ -114,6 +114,9 @@ def main(argv=None):
     p_up.add_argument("--verbose", action="store_true", help="show the Hub's log in the terminal")
     sub.add_parser("service", help="run the platform service (started by JupyterHub)",
                    add_help=False)
+    p_lb = sub.add_parser("leaderboard", help="leaderboards: `rebuild` them from MongoDB")
+    p_lb.add_argument("action", choices=["rebuild"])
+    p_lb.add_argument("--config", help="JupyterHub config file (default: ./jupyterhub_config.py)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "service":
         from .app import main as service_main
@@ -121,7 +124,56 @@ def main(argv=None):
         return service_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "leaderboard":
+        sys.exit(leaderboard_rebuild(args))
     sys.exit(up(args))
+
+
+def load_settings(config: str | None):
+    """``c.PeerPlatform`` from the config file (stores from the environment when unset)."""
+    from traitlets.config import Application
+
+    from .settings import PeerPlatform
+
+    app = Application()
+    path = None
+    try:
+        path = _find_config(config)
+    except SystemExit:
+        if config:
+            raise
+    if path is not None:
+        app.load_config_file(str(path))
+    settings = PeerPlatform(parent=app)
+    settings.check()
+    return settings
+
+
+def leaderboard_rebuild(args) -> int:
+    """Replace the Redis leaderboards with what MongoDB's ratings and cohorts give."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from .leaderboard import Leaderboard, Scoring
+    from .store import connect
+
+    settings = load_settings(args.config)
+
+    async def run():
+        store = await connect(settings.mongodb_uri, settings.mongodb_database)
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        try:
+            board = Leaderboard(redis, Scoring.from_settings(settings))
+            return await board.rebuild(store.ratings.all(), await store.cohorts.memberships())
+        finally:
+            await redis.aclose()
+            await store.close()
+
+    report = asyncio.run(run())
+    print(f"leaderboards rebuilt: {report['ratings']} ratings, {report['learners']} learners, "
+          f"{report['cohorts']} cohorts ranked")
+    return 0
 
 
 if __name__ == "__main__":

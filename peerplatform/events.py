@@ -24,6 +24,10 @@ class EventBus:
         """An async context manager yielding a ``PubSub`` subscribed to ``user``'s events."""
         return _Subscription(self.redis, keys.events(user))
 
+    def subscribe_channel(self, channel: str):
+        """The same for a shared channel (e.g. the leaderboards' ``pp:lb:updates``)."""
+        return _Subscription(self.redis, channel)
+
 
 class _Subscription:
     def __init__(self, redis, channel):

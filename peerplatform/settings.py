@@ -13,7 +13,7 @@ import re
 import secrets
 from pathlib import Path
 
-from traitlets import Integer, List, TraitError, Unicode, default, validate
+from traitlets import Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 #: JupyterHub 6 named-server names: 1-30 chars of [a-z0-9-], starting with a letter.
@@ -181,6 +181,34 @@ class PeerPlatform(Configurable):
         if not 0 <= proposal["value"] <= 30 * 24 * 3600:
             raise TraitError("rating_edit_window must be between 0 s and 30 days")
         return proposal["value"]
+
+    leaderboard_prior_mean = Float(
+        3.0,
+        help="""Prior mean of the leaderboards' Bayesian average (on the 1-5 rating scale):
+        a learner's score is ``(C*m + sum of ratings) / (C + n)`` with ``m`` this value and
+        ``C`` = ``leaderboard_prior_weight``. Rebuild the boards after changing it
+        (``peerplatform leaderboard rebuild``).""",
+    ).tag(config=True)
+
+    leaderboard_prior_weight = Float(
+        5.0,
+        help="""Prior weight ``C`` of the leaderboards' Bayesian average, in ratings: how many
+        ratings of ``leaderboard_prior_mean`` every learner starts with, so a few lucky
+        ratings cannot top the board. 0 gives the plain mean.""",
+    ).tag(config=True)
+
+    leaderboard_cohort_min_ratings = Integer(
+        3,
+        help="""Ratings a learner must have received to count toward their cohort's total on
+        the cohort leaderboard.""",
+    ).tag(config=True)
+
+    leaderboard_cohort_prior_weight = Float(
+        3.0,
+        help="""Prior weight of the cohort totals: a cohort's score is
+        ``(Cc*m + sum of its counted members' overall scores) / (Cc + counted members)``,
+        so a cohort of one cannot top the cohort board.""",
+    ).tag(config=True)
 
     cookie_secret_file = Unicode(
         help="""File holding the service's cookie secret (created on first start, mode 0600).

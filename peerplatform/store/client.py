@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo import AsyncMongoClient
 
 from .challenges import ChallengeStore
+from .cohorts import CohortStore
 from .ratings import RatingStore
 from .sessions import SessionStore
 
@@ -25,12 +26,14 @@ class Store:
         self.sessions = SessionStore(self.db)
         self.challenges = ChallengeStore(self.db)
         self.ratings = RatingStore(self.db)
+        self.cohorts = CohortStore(self.db)
 
     async def ensure_indexes(self) -> None:
         """Create the indexes every query path needs (idempotent)."""
         await self.sessions.ensure_indexes()
         await self.challenges.ensure_indexes()
         await self.ratings.ensure_indexes()
+        await self.cohorts.ensure_indexes()
 
     async def close(self) -> None:
         await self.client.close()

@@ -107,10 +107,14 @@ class EventsHandler(APIHandler):
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("X-Accel-Buffering", "no")
 
+    def subscription(self):
+        """The event source this stream relays (subclasses relay other channels)."""
+        return self.platform.events.subscribe(self.username)
+
     @web.authenticated
     async def get(self):
         last_keepalive = time.monotonic()
-        async with self.platform.events.subscribe(self.username) as sub:
+        async with self.subscription() as sub:
             await self._send({"type": "hello", "user": self.username})
             while not self.request.connection.stream.closed():
                 event = await sub.next_event(timeout=1.0)

@@ -92,3 +92,24 @@ class OAuthCallbackHandler(HubOAuthCallbackHandler):
     @hub_auth.setter
     def hub_auth(self, value):
         pass
+
+
+class PageHandler(BaseHandler):
+    """HTML pages around ``page.html`` (navigation, strict CSP). Templates autoescape every
+    ``{{ }}`` expression, so names, bios and comments render as text, never as markup."""
+
+    csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'self'"
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        self.set_header("Content-Security-Policy", self.csp)
+
+    def render_page(self, template: str, **kwargs) -> None:
+        self.render(
+            template,
+            user=self.current_user,
+            prefix=self.settings["service_prefix"],
+            hub_prefix=self.settings["hub_prefix"],
+            xsrf_token=self.xsrf_token.decode("ascii"),
+            **kwargs,
+        )

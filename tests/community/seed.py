@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from hubuser import HubUser
+from hubuser import EventListener, HubUser
 
 from peerplatform.store import Store
 
@@ -55,3 +55,28 @@ def users(hub, *names) -> list[HubUser]:
         assert u.login().status_code == 200
         assert u.open_lobby().status_code == 200 and u.service_xsrf
     return out
+
+
+class StreamListener(EventListener):
+    """An ``EventListener`` on another event stream of the service (e.g. the leaderboards')."""
+
+    def __init__(self, user: HubUser, path: str):
+        import threading
+
+        self.events = []
+        self._resp = user.http.get(user.url(f"services/peerplatform/api/{path}"), stream=True,
+                                   timeout=(10, 300))
+        assert self._resp.status_code == 200, self._resp.text
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def wait_for_match(self, pred, timeout: float = 10) -> dict:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in list(self.events):
+                if pred(event):
+                    return event
+            time.sleep(0.02)
+        raise AssertionError(f"no matching event within {timeout} s; got {self.events}")
