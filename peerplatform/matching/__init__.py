@@ -1,5 +1,5 @@
-"""Waiting room, presence and the atomic matcher (Redis)."""
+"""Waiting room, presence, the atomic matcher and the handshake (Redis); skill ratings."""
 
-from .waiting_room import AlreadyBusy, Match, WaitingRoom
+from .waiting_room import AlreadyBusy, Match, MatchRules, WaitingRoom, Window
 
-__all__ = ["WaitingRoom", "Match", "AlreadyBusy"]
+__all__ = ["WaitingRoom", "Match", "MatchRules", "Window", "AlreadyBusy"]

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from peerplatform.events import EventBus
-from peerplatform.matching import AlreadyBusy, WaitingRoom
+from peerplatform.matching import AlreadyBusy, MatchRules, WaitingRoom
 from peerplatform.sessions import SessionManager
 from peerplatform.settings import PeerPlatform
 from peerplatform.store.sessions import utcnow
@@ -28,7 +28,7 @@ class RecordingHub:
 @pytest.fixture
 def manager(store, redis):
     settings = PeerPlatform(spawn_timeout=30, ended_server_grace=600)
-    room = WaitingRoom(redis, presence_ttl=30)
+    room = WaitingRoom(redis, presence_ttl=30, rules=MatchRules(auto_accept=True))
     return SessionManager(settings=settings, store=store, room=room, hub=RecordingHub(),
                           events=EventBus(redis))
 

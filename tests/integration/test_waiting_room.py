@@ -6,14 +6,15 @@ import asyncio
 
 import pytest
 
-from peerplatform.matching import AlreadyBusy, WaitingRoom
+from peerplatform.matching import AlreadyBusy, MatchRules, WaitingRoom
 from peerplatform.matching import keys
 from peerplatform.store import new_session_id
 
 
 @pytest.fixture
 def room(redis):
-    return WaitingRoom(redis, presence_ttl=2)
+    # auto-accept: these tests are about pairing and presence (the handshake: test_handshake)
+    return WaitingRoom(redis, presence_ttl=2, rules=MatchRules(auto_accept=True))
 
 
 async def test_two_present_learners_are_paired_once(room, redis):
@@ -23,7 +24,7 @@ async def test_two_present_learners_are_paired_once(room, redis):
     assert match is not None and set(match.members) == {"alice", "bob"}
     assert match.members[0] == "alice"  # the longer-waiting learner comes first
     assert await room.pick("sessionbbbbb") is None
-    assert await redis.zcard(keys.WAITING) == 0
+    assert await redis.zcard(keys.WAITING) == 0 and await redis.zcard(keys.RATING) == 0
     assert (await room.state("alice")) ["state"] == "session"
 
 
@@ -79,7 +80,7 @@ async def test_fifty_concurrent_joins_give_twenty_five_pairs_nobody_twice(room, 
     users = [f"user{i:02d}" for i in range(50)]
     # separate connections, as separate service replicas would have
     clients = [Redis.from_url(redis_url, decode_responses=True) for _ in range(5)]
-    rooms = [WaitingRoom(c, presence_ttl=30) for c in clients]
+    rooms = [WaitingRoom(c, presence_ttl=30, rules=MatchRules(auto_accept=True)) for c in clients]
     try:
         await asyncio.gather(*(rooms[i % 5].join(u) for i, u in enumerate(users)))
 

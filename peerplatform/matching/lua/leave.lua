@@ -1,10 +1,14 @@
 -- Take a learner out of the waiting room (only if they are still waiting).
--- KEYS: waiting, user_state, presence, prefs
--- ARGV: username
--- Returns: 1 if they left, 0 if they were not waiting
-if redis.call('HGET', KEYS[2], 'state') ~= 'waiting' then
-  return 0
+-- ARGV: prefix, username
+-- Returns: {1} if they left, {0} if they were not waiting, {0, match_id} when they hold a
+-- pending match (the caller declines it on their behalf)
+local u = ARGV[2]
+local state = redis.call('HGET', k_user(u), 'state')
+if state == 'matched' then
+  return {0, redis.call('HGET', k_user(u), 'session') or ''}
 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-return 1
+if state ~= 'waiting' then
+  return {0}
+end
+remove_user(u)
+return {1}
