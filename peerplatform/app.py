@@ -22,9 +22,11 @@ from traitlets.config import Application
 from .events import EventBus
 from .leaderboard import Leaderboard, Scoring
 from .matching import WaitingRoom
+from .matching.matcher import Matcher, describe_window
 from .sessions import HubClient, SessionManager
 from .settings import PeerPlatform
-from .store import Store, new_session_id
+from .sessions.ratings import rate_ended_sessions
+from .store import Store
 from .web.app import make_app
 
 log = logging.getLogger("peerplatform")
@@ -104,7 +106,11 @@ class PeerPlatformService(Application):
         await load_challenge_packs(store, settings.challenge_packs)
         hub = HubClient(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
         await hub.ensure_user(settings.pair_owner)
-        room = WaitingRoom(redis, presence_ttl=settings.presence_ttl)
+        room = WaitingRoom(redis, presence_ttl=settings.presence_ttl,
+                           rules=settings.match_rules())
+        log.info("match window: %s; cohorts: %s; handshake: %s", describe_window(room.rules.window),
+                 settings.cohort_mode,
+                 "auto-accept" if settings.auto_accept else f"{settings.handshake_timeout} s")
         events = EventBus(redis)
         base_url = os.environ.get("JUPYTERHUB_BASE_URL", "/")
         sessions = SessionManager(settings=settings, store=store, room=room, hub=hub,
@@ -140,25 +146,20 @@ class PeerPlatformService(Application):
         await redis.aclose()
 
     async def match_loop(self, platform: Platform, stop: asyncio.Event) -> None:
-        """Pair waiting learners: on every join, and every ``match_interval`` ms anyway."""
-        interval = platform.settings.match_interval / 1000
-        reap_every, last_reap = 10.0, 0.0
+        """Pair waiting learners: on every join, and every ``match_interval`` ms anyway; every
+        10 s also reap stuck sessions and rate ended ones."""
+        matcher = Matcher(platform.room, platform.events, on_confirmed=platform.sessions.launch)
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            platform.wake.clear()
-            try:
-                while (match := await platform.room.pick(new_session_id())) is not None:
-                    log.info("matched %s and %s (session %s)", *match.members, match.session_id)
-                    platform.sessions.launch(match)
-                if loop.time() - last_reap > reap_every:
-                    last_reap = loop.time()
-                    await platform.sessions.reap()
-            except Exception:
-                log.exception("matcher sweep failed; retrying")
-            try:
-                await asyncio.wait_for(platform.wake.wait(), timeout=interval)
-            except asyncio.TimeoutError:
-                pass
+        last_reap = 0.0
+
+        async def every():
+            nonlocal last_reap
+            if loop.time() - last_reap > 10.0:
+                last_reap = loop.time()
+                await platform.sessions.reap()
+                await rate_ended_sessions(platform.store)
+
+        await matcher.run(stop, platform.wake, platform.settings.match_interval / 1000, every)
 
     def start(self):
         logging.basicConfig(

@@ -13,7 +13,7 @@ import re
 import secrets
 from pathlib import Path
 
-from traitlets import Float, Integer, List, TraitError, Unicode, default, validate
+from traitlets import Bool, CaselessStrEnum, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 #: JupyterHub 6 named-server names: 1-30 chars of [a-z0-9-], starting with a letter.
@@ -142,6 +142,57 @@ class PeerPlatform(Configurable):
         help="Milliseconds between the matcher's sweeps of the waiting room (joins also trigger one).",
     ).tag(config=True)
 
+    auto_accept = Bool(
+        False,
+        help="""Confirm every match at once, without the accept/decline handshake.
+
+        Off by default: both learners must accept within ``handshake_timeout``. The
+        environment variable ``PEERPLATFORM_AUTO_ACCEPT=1`` turns it on in
+        ``jupyterhub_config.py``.""",
+    ).tag(config=True)
+
+    handshake_timeout = Integer(
+        20,
+        help="""Seconds both matched learners have to accept. One who does not is removed
+        from the waiting room with a no-show mark; one who did goes back to the head of the
+        room with their original wait time.""",
+    ).tag(config=True)
+
+    match_window_start = Float(
+        25.0,
+        help="Rating gap a learner accepts when they join (± points; see the README's schedule).",
+    ).tag(config=True)
+
+    match_window_growth = Float(
+        5.0,
+        help="Points the accepted rating gap widens per second of waiting.",
+    ).tag(config=True)
+
+    match_window_cap = Float(
+        400.0,
+        help="Largest rating gap reached by widening (before ``match_anyone_after``).",
+    ).tag(config=True)
+
+    match_anyone_after = Float(
+        120.0,
+        help="""Seconds of waiting after which anyone compatible fits, whatever the rating gap
+        (within the cohort rule). 0 = never: the window stays at ``match_window_cap``.""",
+    ).tag(config=True)
+
+    cohort_mode = CaselessStrEnum(
+        ["prefer", "only", "anyone"],
+        default_value="prefer",
+        help="""How cohorts (JupyterHub groups) shape matching: ``prefer`` a partner of the same
+        cohort when one fits, ``only`` within the cohort, or ``anyone`` (cohorts ignored).""",
+    ).tag(config=True)
+
+    cohort_group_prefix = Unicode(
+        "",
+        help="""Only JupyterHub groups whose name starts with this are cohorts (e.g.
+        ``"cohort-"``). A learner in several is in the first by name; in none, in the open
+        pool (cohort ``""``).""",
+    ).tag(config=True)
+
     spawn_timeout = Integer(
         180,
         help="Seconds to wait for a pair server to become ready before the session fails.",
@@ -222,6 +273,21 @@ class PeerPlatform(Configurable):
     def _default_cookie_secret_file(self):
         return str(Path(self.data_dir) / "service_cookie_secret")
 
+    def match_rules(self):
+        """The matcher's rules (``peerplatform.matching.MatchRules``) from these settings."""
+        from .matching import MatchRules, Window
+
+        return MatchRules(
+            window=Window(self.match_window_start, self.match_window_growth,
+                          self.match_window_cap, self.match_anyone_after),
+            cohort_mode=self.cohort_mode, auto_accept=self.auto_accept,
+            handshake_s=self.handshake_timeout,
+        )
+
+    def cohort_of(self, groups) -> str:
+        cohorts = sorted(g for g in (groups or []) if g.startswith(self.cohort_group_prefix))
+        return cohorts[0] if cohorts else ""
+
     def cookie_secret(self) -> bytes:
         env = os.environ.get("PEERPLATFORM_COOKIE_SECRET")
         if env:
@@ -240,5 +306,7 @@ class PeerPlatform(Configurable):
                 "No MongoDB configured: set c.PeerPlatform.mongodb_uri or $MONGODB_URI "
                 "(`peerplatform up` starts an embedded MongoDB-compatible server for you)."
             )
+        if self.handshake_timeout < 1:
+            raise ValueError("handshake_timeout must be at least 1 s")
         if self.heartbeat_interval >= self.presence_ttl:
             raise ValueError("heartbeat_interval must be shorter than presence_ttl")

@@ -58,13 +58,35 @@ class HubUser:
         return self.http.request(method, self.url(f"services/peerplatform/api/{path}"),
                                  data=raw, headers=hdrs, timeout=30, allow_redirects=False)
 
-    def wait_for_session(self, timeout: float = 120, states=("active",)) -> dict:
+    def accept(self, timeout: float = 30) -> str:
+        """Wait for a match offer (the handshake) and accept it, as the lobby's
+        ``#accept-match`` does; returns the match id. Keeps the heartbeat going meanwhile."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            self.api("POST", "waiting-room/heartbeat", {})
+            me = last = self.api("GET", "me").json()
+            if me.get("match"):
+                resp = self.api("POST", f"matches/{me['match']['id']}/accept", {})
+                assert resp.status_code == 200, resp.text
+                return me["match"]["id"]
+            if me.get("session"):  # auto-accept: nothing to answer
+                return me["session"]["id"]
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name}: no match offered within {timeout} s; last {last}")
+
+    def wait_for_session(self, timeout: float = 120, states=("active",),
+                         accept: bool = True) -> dict:
+        """Wait until the learner's session is in one of ``states``; a match offered
+        meanwhile is accepted (``accept=False`` leaves it alone)."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             resp = self.api("POST", "waiting-room/heartbeat", {})
             me = self.api("GET", "me").json()
             last = me
+            if accept and me.get("match") and not me["match"]["accepted"]:
+                self.api("POST", f"matches/{me['match']['id']}/accept", {})
             session = me.get("session") or me.get("last_session")
             if session and session["state"] in states:
                 return session

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 DIFFICULTIES = ("any", "easy", "medium", "hard")
 DURATIONS_MINUTES = (15, 30, 45, 60, 90)
+#: "any", or a challenge track (the pack schema's kebab-case names: algorithms, sql, regex…)
+TRACK_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 class InvalidPreferences(ValueError):
@@ -16,7 +20,7 @@ def validate_preferences(raw) -> dict:
         raw = {}
     if not isinstance(raw, dict):
         raise InvalidPreferences("preferences must be an object")
-    unknown = set(raw) - {"difficulty", "duration_minutes"}
+    unknown = set(raw) - {"difficulty", "duration_minutes", "track"}
     if unknown:
         raise InvalidPreferences(f"unknown preference(s): {', '.join(sorted(map(str, unknown)))}")
     difficulty = raw.get("difficulty", "any")
@@ -29,7 +33,12 @@ def validate_preferences(raw) -> dict:
         raise InvalidPreferences(
             "duration_minutes must be one of " + ", ".join(map(str, DURATIONS_MINUTES))
         )
+    track = raw.get("track", "any")
+    if not isinstance(track, str) or len(track) > 40 or not TRACK_RE.match(track):
+        raise InvalidPreferences("track must be \"any\" or a track name such as algorithms, sql")
     prefs = {"difficulty": difficulty}
+    if track != "any":
+        prefs["track"] = track
     if duration is not None:
         prefs["duration_minutes"] = duration
     return prefs

@@ -109,13 +109,19 @@ class WaitingRoom:
     async def leave(self, user: str) -> bool:
         """Leave the room; leaving with a pending match declines it (the partner is requeued).
         Returns whether the learner was in the room."""
+        return (await self.leave_with_partner(user))[0]
+
+    async def leave_with_partner(self, user: str) -> tuple[bool, str | None, str | None]:
+        """:meth:`leave`, also returning the partner put back in the room and the match id
+        when the learner left a pending match."""
         result = await self._leave(keys=[], args=[keys.PREFIX, user])
         if result[0] == 1:
-            return True
+            return True, None, None
         if len(result) > 1 and result[1]:
             outcome = await self.decline(user, result[1], mark="")
-            return outcome[0] == "declined"
-        return False
+            if outcome[0] == "declined":
+                return True, outcome[1], result[1]
+        return False, None, None
 
     async def heartbeat(self, user: str) -> str:
         """Refresh presence; returns the learner's state ('' if they are not in the room)."""

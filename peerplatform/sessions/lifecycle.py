@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from ..matching import AlreadyBusy, Match
+from ..matching.skill import difficulty_for
 from ..store.sessions import OPEN_STATES, InvalidTransition, utcnow
 from .hubclient import HubAPIError
 
@@ -48,20 +49,40 @@ class SessionManager:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.tasks: set[asyncio.Task] = set()
 
-    async def join(self, user: str, preferences: dict) -> None:
-        """Put ``user`` in the waiting room; a session that is over no longer holds them.
+    async def join(self, user: str, preferences: dict, cohort: str = "") -> None:
+        """Put ``user`` in the waiting room at their skill rating; a session that is over no
+        longer holds them.
 
         A session ended inside the pair server (time-up) leaves its members marked "in
-        session" in Redis until the teardown sweep; the store is the authority on that.
+        session" in Redis until the teardown sweep; the store is the authority on that. A
+        pending match (handshake) does hold them until it is resolved.
         """
+        rating = (await self.store.profiles.ratings([user]))[user]
         try:
-            await self.room.join(user, preferences)
+            await self.room.join(user, preferences, rating=rating, cohort=cohort)
         except AlreadyBusy as busy:
+            if busy.state == "matched":
+                raise
             doc = await self.store.sessions.get(busy.session_id)
             if doc is not None and doc["state"] in OPEN_STATES:
                 raise
             await self.room.release(busy.session_id, [user])
-            await self.room.join(user, preferences)
+            await self.room.join(user, preferences, rating=rating, cohort=cohort)
+
+    async def session_preferences(self, members) -> dict:
+        """What the pair's session is about: the members' preferences are compatible (the
+        matcher checked), so an explicit choice of either wins; both "match my level": the
+        difficulty nearest the pair's mean rating."""
+        merged: dict = {}
+        for user in members:
+            for key, value in (await self.room.preferences(user)).items():
+                if value not in (None, "any") and key not in merged:
+                    merged[key] = value
+        if "difficulty" not in merged:
+            ratings = await self.store.profiles.ratings(list(members))
+            merged["difficulty"] = difficulty_for(ratings.values())
+            merged["difficulty_from"] = "ratings"
+        return merged
 
     def launch(self, match: Match) -> asyncio.Task:
         """Start a matched pair's session in the background (keeps a reference to the task)."""
@@ -72,7 +93,11 @@ class SessionManager:
 
     async def start_session(self, match: Match) -> dict | None:
         driver, observer = match.members  # the longer-waiting learner drives first
-        prefs = await self.room.preferences(driver)
+        try:
+            prefs = await self.session_preferences(match.members)
+        except Exception:  # the store is down: the session still starts, any difficulty
+            log.exception("could not read the preferences of %s", match.members)
+            prefs = {}
         duration = int(prefs.get("duration_minutes") or 0) * 60 or self.settings.session_duration
         try:
             doc = await self.store.sessions.create(

@@ -349,6 +349,17 @@ class ChallengeStore:
         """Record that ``users`` were shown ``challenge`` (the version they were shown)."""
         await self.history.record_seen(users, challenge, session_id)
 
+    async def apply_skill(self, slug: str, session_id: str, skill) -> bool:
+        """Store the challenge's Glicko-2 skill after ``session_id``, once (see
+        ``peerplatform.matching.skill``); ``rating`` is what selection by rating reads."""
+        result = await self.collection.update_one(
+            {"_id": slug, "rated_sessions": {"$ne": session_id}},
+            {"$set": {"rating": skill.rating, "rating_rd": skill.rd, "rating_vol": skill.vol},
+             "$inc": {"rated_games": 1},
+             "$push": {"rated_sessions": {"$each": [session_id], "$slice": -200}}},
+        )
+        return result.modified_count == 1
+
     async def record_outcome(self, session_id: str, slug: str, outcome: str,
                              result: dict | None = None, *, users=None) -> int:
         return await self.history.record_outcome(session_id, slug, outcome, result, users=users)

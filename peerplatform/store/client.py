@@ -6,6 +6,7 @@ from pymongo import AsyncMongoClient
 
 from .challenges import ChallengeStore
 from .cohorts import CohortStore
+from .profiles import ProfileStore
 from .ratings import RatingStore
 from .sessions import SessionStore
 
@@ -27,6 +28,7 @@ class Store:
         self.challenges = ChallengeStore(self.db)
         self.ratings = RatingStore(self.db)
         self.cohorts = CohortStore(self.db)
+        self.profiles = ProfileStore(self.db)
 
     async def ensure_indexes(self) -> None:
         """Create the indexes every query path needs (idempotent)."""

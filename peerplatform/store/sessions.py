@@ -18,6 +18,7 @@ Document shape (``sessions`` collection)::
       "swap_schedule_s": [1350],          # role swaps, seconds after started_at (default: half time)
       "scheduled_swaps_done": [0],        # indexes of swap_schedule_s already applied
       "outcome": {...},                   # recorded once at the end (final tests, notebook)
+      "rated_at": datetime, "rating": {...},  # skill ratings updated from the outcome (platform)
     }
 """
 
@@ -210,6 +211,20 @@ class SessionStore:
         result = await self.collection.update_one(
             {"_id": session_id, "outcome": None},
             {"$set": {"outcome": outcome, "updated_at": utcnow()}},
+        )
+        return result.modified_count == 1
+
+    async def unrated(self, limit: int = 100) -> list[dict]:
+        """Sessions over with a recorded outcome whose skill ratings are not updated yet."""
+        cursor = self.collection.find(
+            {"state": "ended", "outcome": {"$ne": None}, "rated_at": None},
+            {"notebook_json": 0, "outcome.notebook_json": 0}, limit=limit)
+        return await cursor.to_list(length=limit)
+
+    async def mark_rated(self, session_id: str, rating: dict) -> bool:
+        result = await self.collection.update_one(
+            {"_id": session_id, "rated_at": None},
+            {"$set": {"rated_at": utcnow(), "rating": rating}},
         )
         return result.modified_count == 1
 

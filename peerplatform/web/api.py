@@ -29,8 +29,11 @@ class WaitingRoomHandler(APIHandler):
         except InvalidPreferences as e:
             raise web.HTTPError(400, str(e)) from None
         try:
-            await self.platform.sessions.join(self.username, prefs)
+            cohort = self.platform.settings.cohort_of(self.current_user.get("groups"))
+            await self.platform.sessions.join(self.username, prefs, cohort)
         except AlreadyBusy as e:
+            if e.state == "matched":
+                raise web.HTTPError(409, f"you have a match to accept or decline ({e.session_id})") from None
             raise web.HTTPError(409, f"you are already in a session ({e.session_id})") from None
         self.platform.wake_matcher()
         self.write_json({"state": "waiting", "preferences": prefs,
@@ -38,7 +41,12 @@ class WaitingRoomHandler(APIHandler):
 
     @web.authenticated
     async def delete(self):
-        left = await self.platform.room.leave(self.username)
+        left, partner, match_id = await self.platform.room.leave_with_partner(self.username)
+        if partner:  # leaving declined a pending match: the partner is back in the room
+            await self.platform.events.publish(
+                partner, "match_cancelled", match=match_id, requeued=True,
+                reason="your partner left; you are back at the head of the room")
+            self.platform.wake_matcher()
         self.write_json({"left": left})
 
 
@@ -58,15 +66,35 @@ class MeHandler(APIHandler):
         state = await self.platform.room.state(self.username)
         session = await self.platform.store.sessions.open_for_user(self.username)
         latest = session or await self.platform.store.sessions.latest_for_user(self.username)
+        profile = await self.platform.store.profiles.get(self.username) or {}
         self.write_json({
             "user": self.username,
             "state": state.get("state", "idle"),
+            "match": await self._pending_match(state),
+            "skill": {"rating": round(profile.get("rating", 1500.0)),
+                      "rd": round(profile.get("rd", 350.0)), "games": profile.get("games", 0)},
             "session": public_session(session) if session else None,
             "last_session": public_session(latest) if latest else None,
             # for pages outside the service (the JupyterLab extension) that POST to its API:
             # same-origin reads only, so the token is as safe here as in the lobby's HTML
             "xsrf": self.xsrf_token.decode("ascii"),
         })
+
+
+    async def _pending_match(self, state: dict) -> dict | None:
+        """The match waiting for the caller's answer (state ``matched``), if any."""
+        if state.get("state") != "matched":
+            return None
+        match = await self.platform.room.pending_match(state.get("session", ""))
+        if self.username not in (match.get("a"), match.get("b")):
+            return None
+        me = "a" if match["a"] == self.username else "b"
+        return {
+            "id": state["session"],
+            "partner": match["b" if me == "a" else "a"],
+            "accepted": match.get(f"acc_{me}") == "1",
+            "expires_in": max(0.0, (int(match["deadline"]) - time.time() * 1000) / 1000),
+        }
 
 
 class SessionHandler(APIHandler):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tornado import web
 
-from . import api, leaderboard, pages, ratings
+from . import api, leaderboard, matches, pages, ratings
 from .base import OAuthCallbackHandler
 
 HERE = Path(__file__).parent
@@ -22,6 +22,7 @@ def make_app(platform, *, hub_auth, prefix: str, hub_prefix: str, cookie_secret:
         *api.default_handlers(prefix),
         *ratings.default_handlers(prefix),
         *leaderboard.default_handlers(prefix),
+        *matches.default_handlers(prefix),
         (prefix + "oauth_callback", OAuthCallbackHandler),
     ]
     settings = dict(

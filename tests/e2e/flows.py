@@ -36,6 +36,9 @@ def full_flow(hub) -> None:
         lobby.wait_for("hello", timeout=10)
     assert alice.api("POST", "waiting-room", {"preferences": {"difficulty": "easy"}}).status_code == 200
     assert bob.api("POST", "waiting-room", {}).status_code == 200
+    # the handshake: both accept the offered match
+    match_id = alice.accept()
+    assert bob.accept() == match_id
 
     session = alice.wait_for_session(timeout=150)
     assert bob.wait_for_session(timeout=30)["id"] == session["id"]
@@ -48,7 +51,10 @@ def full_flow(hub) -> None:
         matched = lobby.wait_for("matched", timeout=1)
         assert matched["partner"] == partner.name and matched["session"] == session["id"]
         types = lobby.types()
-        assert types.index("matched") < types.index("progress") < types.index("ready")
+        offered = lobby.wait_for("match_offered", timeout=1)
+        assert offered["partner"] == partner.name and offered["match"] == session["id"]
+        assert types.index("match_offered") < types.index("matched") < types.index("progress") \
+            < types.index("ready")
         assert all(0 <= e["progress"] <= 100 for e in lobby.events if e["type"] == "progress")
     assert session["url"].startswith(f"/user/pp-pairs/s-{session['id']}/")
 

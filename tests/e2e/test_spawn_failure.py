@@ -30,6 +30,7 @@ def test_failed_spawn_puts_both_back_in_the_lobby_with_the_reason(broken_hub):
         lobby.wait_for("hello", timeout=10)
     assert erin.api("POST", "waiting-room", {}).status_code == 200
     assert finn.api("POST", "waiting-room", {}).status_code == 200
+    assert erin.accept() == finn.accept()
 
     for user, lobby in zip((erin, finn), lobbies):
         failed = lobby.wait_for("failed", timeout=120)

@@ -37,6 +37,8 @@ def test_preferences_defaults_and_normalisation():
     assert validate_preferences({"difficulty": "hard", "duration_minutes": 30}) == {
         "difficulty": "hard", "duration_minutes": 30,
     }
+    assert validate_preferences({"track": "sql"}) == {"difficulty": "any", "track": "sql"}
+    assert validate_preferences({"track": "any"}) == {"difficulty": "any"}
 
 
 @pytest.mark.parametrize(
@@ -48,6 +50,9 @@ def test_preferences_defaults_and_normalisation():
         ({"duration_minutes": "30"}, "duration_minutes"),
         ({"duration_minutes": True}, "duration_minutes"),
         ({"rating": 1500}, "rating"),
+        ({"track": "SQL; DROP"}, "track"),
+        ({"track": 7}, "track"),
+        ({"track": "x" * 41}, "track"),
         (["easy"], "object"),
     ],
 )

@@ -74,3 +74,25 @@ def test_cookie_secret_from_env_wins(monkeypatch, tmp_path):
                                       ("s-" + "a" * 29, False), ("s-abc-", False), ("1abc", False)])
 def test_server_name_rule_matches_jupyterhub_6(name, ok):
     assert bool(SERVER_NAME_RE.match(name)) is ok
+
+
+def test_match_rules_come_from_the_settings():
+    import math
+
+    cfg = Config()
+    cfg.PeerPlatform.match_window_start = 10.0
+    cfg.PeerPlatform.match_anyone_after = 30.0
+    cfg.PeerPlatform.cohort_mode = "only"
+    cfg.PeerPlatform.auto_accept = True
+    rules = PeerPlatform(config=cfg).match_rules()
+    assert rules.window.at(0) == 10 and rules.window.at(30) == math.inf
+    assert rules.cohort_mode == "only" and rules.auto_accept and rules.handshake_s == 20
+    with pytest.raises(TraitError):
+        PeerPlatform(cohort_mode="sometimes")
+
+
+def test_cohort_is_the_first_matching_group():
+    s = PeerPlatform(cohort_group_prefix="cohort-")
+    assert s.cohort_of(["staff", "cohort-b", "cohort-a"]) == "cohort-a"
+    assert s.cohort_of(["staff"]) == "" and s.cohort_of(None) == ""
+    assert PeerPlatform().cohort_of(["zeta", "alpha"]) == "alpha"

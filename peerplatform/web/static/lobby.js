@@ -7,6 +7,7 @@
   const heartbeatMs = Number(body.dataset.heartbeat || 3) * 1000;
   const $ = (id) => document.getElementById(id);
   let heartbeat = null;
+  let offer = null;  // {id, deadline (ms), timer}
 
   function api(method, path, data) {
     const opts = { method, headers: { "X-XSRFToken": xsrf }, credentials: "same-origin" };
@@ -38,6 +39,45 @@
     window.location.assign(url);
   }
 
+  // The handshake: both accept within the time shown, or the match is off.
+  function showOffer(id, partner, expiresIn, accepted) {
+    hideOffer();
+    offer = { id, partner, deadline: Date.now() + expiresIn * 1000, timer: null };
+    $("offer").hidden = false;
+    $("accept-match").hidden = accepted; $("decline-match").hidden = false;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((offer.deadline - Date.now()) / 1000));
+      $("offer-text").textContent = accepted
+        ? `You accepted. Waiting for ${partner} to accept (${left} s)…`
+        : `Matched with ${partner}. Accept within ${left} s.` +
+          (offer.partnerAccepted ? " Your partner accepted." : "");
+    };
+    tick(); offer.timer = setInterval(tick, 500);
+    status(accepted ? "Waiting for your partner to accept…" : `A partner is ready: ${partner}.`);
+  }
+  function hideOffer() {
+    if (offer && offer.timer) clearInterval(offer.timer);
+    offer = null; $("offer").hidden = true;
+  }
+  $("accept-match").addEventListener("click", () => {
+    if (!offer) return;
+    const { id, partner } = offer;
+    $("accept-match").hidden = true;  // no double answer
+    api("POST", `matches/${id}/accept`, {})
+      .then((r) => {
+        if (r.state === "accepted" && offer && offer.id === id) {
+          showOffer(id, partner, (offer.deadline - Date.now()) / 1000, true);
+        }
+      })
+      .catch((err) => { hideOffer(); error(err.message); });
+  });
+  $("decline-match").addEventListener("click", () => {
+    if (!offer) return;
+    api("POST", `matches/${offer.id}/decline`, {})
+      .then(() => { hideOffer(); waiting(false); status("You declined the match and left the waiting room."); })
+      .catch((err) => { hideOffer(); error(err.message); });
+  });
+
   $("join-form").addEventListener("submit", (e) => {
     e.preventDefault();
     error("");
@@ -56,8 +96,20 @@
   events.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
     switch (ev.type) {
+      case "match_offered":
+        $("join").hidden = true; $("leave").hidden = false;
+        showOffer(ev.match, ev.partner, ev.expires_in, false);
+        break;
+      case "partner_accepted":
+        if (offer && offer.id === ev.match) offer.partnerAccepted = true;
+        break;
+      case "match_cancelled":
+        hideOffer();
+        if (ev.requeued) { waiting(true); status("Waiting for a partner…"); error(ev.reason); }
+        else { waiting(false); status("You are not in the waiting room."); error(ev.reason); }
+        break;
       case "matched":
-        waiting(false); $("join").hidden = true;
+        hideOffer(); waiting(false); $("join").hidden = true;
         status(`Matched with ${ev.partner}. You start as the ${ev.role}.`);
         $("progress-box").hidden = false;
         break;
@@ -91,6 +143,9 @@
       status("Your session is starting…"); $("join").hidden = true; $("progress-box").hidden = false;
     } else if (me.state === "waiting") {
       waiting(true); status("Waiting for a partner…");
+    } else if (me.state === "matched" && me.match) {
+      waiting(true); $("join").hidden = true;
+      showOffer(me.match.id, me.match.partner, me.match.expires_in, me.match.accepted);
     }
   }).catch((err) => error(err.message));
 })();

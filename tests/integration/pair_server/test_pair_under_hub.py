@@ -109,6 +109,7 @@ def test_matched_learners_get_their_roles_rights_through_the_hub(hub):
         assert u.open_lobby().status_code == 200
     assert alice.api("POST", "waiting-room", {}).status_code == 200
     assert bob.api("POST", "waiting-room", {}).status_code == 200
+    assert alice.accept() == bob.accept()
     session = alice.wait_for_session(timeout=150)
     driver_user = alice if session["driver"] == alice.name else bob
     observer_user = bob if driver_user is alice else alice
