@@ -261,6 +261,12 @@ class PeerPlatform(Configurable):
         so a cohort of one cannot top the cohort board.""",
     ).tag(config=True)
 
+    picture_max_bytes = Integer(
+        2 * 1024 * 1024,
+        help="""Largest profile picture upload, in bytes (413 beyond). Uploads are decoded and
+        re-encoded (at most 512 px a side, metadata dropped) before they are stored.""",
+    ).tag(config=True)
+
     cookie_secret_file = Unicode(
         help="""File holding the service's cookie secret (created on first start, mode 0600).
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tornado import web
 
-from . import api, leaderboard, matches, pages, ratings
+from . import api, leaderboard, matches, pages, profiles, ratings
 from .base import OAuthCallbackHandler
 
 HERE = Path(__file__).parent
@@ -23,6 +23,7 @@ def make_app(platform, *, hub_auth, prefix: str, hub_prefix: str, cookie_secret:
         *ratings.default_handlers(prefix),
         *leaderboard.default_handlers(prefix),
         *matches.default_handlers(prefix),
+        *profiles.default_handlers(prefix),
         (prefix + "oauth_callback", OAuthCallbackHandler),
     ]
     settings = dict(

@@ -1,0 +1,177 @@
+"""Profiles: the learner's own (read, edit, picture upload) and others' public part.
+
+``GET|PUT api/profile`` (own), ``PUT|DELETE api/profile/picture`` (raw image body, ≤
+``c.PeerPlatform.picture_max_bytes``, 413 beyond), ``GET api/profiles/<user>`` and
+``GET api/profiles/<user>/picture`` (the public part: the learner, their partners, the
+instructors of their cohort and admins; 404 for everyone else). Pages: ``profile`` (own, with
+the edit form) and ``profile/<user>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tornado import web
+
+from ..store.profiles import (
+    FIELDS,
+    PUBLIC_FIELDS,
+    InvalidPicture,
+    InvalidProfile,
+    reencode_picture,
+    validate_profile,
+)
+from .base import APIHandler, PageHandler
+from .rights import are_partners, can_review
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+async def profile_model(platform, user: str, *, full: bool) -> dict:
+    doc = await platform.store.profiles.details(user)
+    cohort_name = await platform.store.cohorts.cohort_of(user)
+    cohort = await platform.store.cohorts.get(cohort_name) if cohort_name else None
+    fields = FIELDS if full else PUBLIC_FIELDS
+    return {
+        "user": user,
+        **{f: doc.get(f, "") for f in fields},
+        "cohort": {"name": cohort["_id"], "title": cohort.get("title") or cohort["_id"]} if cohort else None,
+        "picture": bool(doc.get("picture_etag")),
+        "picture_etag": doc.get("picture_etag"),
+        "updated_at": doc.get("updated_at"),
+    }
+
+
+async def may_view(handler, user: str) -> bool:
+    me = handler.current_user
+    if user == me["name"]:
+        return True
+    if await can_review(handler.platform.store, me, [user]):
+        return True
+    return await are_partners(handler.platform.store, me["name"], user)
+
+
+class OwnProfileHandler(APIHandler):
+    @web.authenticated
+    async def get(self):
+        self.write_json(await profile_model(self.platform, self.username, full=True))
+
+    @web.authenticated
+    async def put(self):
+        try:
+            fields = validate_profile(self.get_json_body(required=True))
+        except InvalidProfile as e:
+            raise web.HTTPError(400, str(e)) from None
+        await self.platform.store.profiles.update_details(self.username, fields)
+        self.write_json(await profile_model(self.platform, self.username, full=True))
+
+
+@web.stream_request_body
+class PictureUploadHandler(APIHandler):
+    """The raw image is the body; its size is checked as it streams in (413 past the cap)."""
+
+    def prepare(self):
+        self._chunks, self._size, self._too_big = [], 0, False
+        if self.request.method != "PUT":
+            return
+        cap = self.platform.settings.picture_max_bytes
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > cap:
+            raise web.HTTPError(413, f"the picture is larger than {cap} bytes")
+        # let bodies up to the cap through (the server-wide limit is for JSON bodies)
+        self.request.connection.set_max_body_size(cap + 1)
+
+    def data_received(self, chunk):
+        self._size += len(chunk)
+        if self._size > self.platform.settings.picture_max_bytes:
+            self._too_big = True
+            self._chunks = []
+        elif not self._too_big:
+            self._chunks.append(chunk)
+
+    @web.authenticated
+    async def put(self):
+        cap = self.platform.settings.picture_max_bytes
+        if self._too_big:
+            raise web.HTTPError(413, f"the picture is larger than {cap} bytes")
+        ctype = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype not in IMAGE_TYPES:
+            raise web.HTTPError(415, f"the picture must be one of {', '.join(IMAGE_TYPES)}")
+        data = b"".join(self._chunks)
+        if not data:
+            raise web.HTTPError(400, "the body must be the image")
+        try:
+            clean, out_type, width, height = await asyncio.to_thread(reencode_picture, data)
+        except InvalidPicture as e:
+            raise web.HTTPError(400, str(e)) from None
+        etag = await self.platform.store.profiles.set_picture(self.username, clean, out_type, width, height)
+        self.write_json({"picture": True, "picture_etag": etag, "content_type": out_type,
+                         "width": width, "height": height, "bytes": len(clean)})
+
+    @web.authenticated
+    async def delete(self):
+        await self.platform.store.profiles.delete_picture(self.username)
+        self.write_json({"picture": False})
+
+
+class ProfileHandler(APIHandler):
+    @web.authenticated
+    async def get(self, user):
+        if not await may_view(self, user):
+            raise web.HTTPError(404, "no such profile")
+        self.write_json(await profile_model(self.platform, user, full=user == self.username))
+
+
+class PictureHandler(APIHandler):
+    @web.authenticated
+    async def get(self, user):
+        if not await may_view(self, user):
+            raise web.HTTPError(404, "no such picture")
+        pic = await self.platform.store.profiles.get_picture(user)
+        if pic is None:
+            raise web.HTTPError(404, "no picture")
+        etag = f'"{pic["etag"]}"'
+        self.set_header("Content-Type", pic["content_type"])
+        self.set_header("Cache-Control", "private, max-age=300")
+        self.set_header("ETag", etag)
+        self.set_header("Content-Disposition", f'inline; filename="{user}.{pic["content_type"].split("/")[1]}"')
+        if self.request.headers.get("If-None-Match") == etag:
+            self.set_status(304)
+            self.finish()
+            return
+        self.finish(bytes(pic["data"]))
+
+    def compute_etag(self):
+        return None  # set explicitly above
+
+
+class OwnProfilePage(PageHandler):
+    @web.authenticated
+    async def get(self):
+        model = await profile_model(self.platform, self.username, full=True)
+        self.render_page("profile.html", title="Your profile", profile=model, own=True,
+                         fields=FIELDS, max_picture=self.platform.settings.picture_max_bytes)
+
+
+class ProfilePage(PageHandler):
+    @web.authenticated
+    async def get(self, user):
+        if not await may_view(self, user):
+            raise web.HTTPError(404, "no such profile")
+        model = await profile_model(self.platform, user, full=user == self.username)
+        self.render_page("profile.html", title=f"{user} · profile", profile=model,
+                         own=user == self.username, fields=FIELDS, max_picture=0)
+
+
+USER = r"([^/]{1,128})"
+
+
+def default_handlers(prefix: str):
+    return [
+        (prefix + r"profile", OwnProfilePage),
+        (prefix + r"profile/" + USER, ProfilePage),
+        (prefix + r"api/profile", OwnProfileHandler),
+        (prefix + r"api/profile/picture", PictureUploadHandler),
+        (prefix + r"api/profiles/" + USER, ProfileHandler),
+        (prefix + r"api/profiles/" + USER + r"/picture", PictureHandler),
+    ]
