@@ -76,10 +76,13 @@ class PictureUploadHandler(APIHandler):
             return
         cap = self.platform.settings.picture_max_bytes
         length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > cap:
+        if length is not None and length.isdigit() and int(length) > 8 * cap:
+            # far too big to even read: answer at once (a proxy in front may turn the
+            # closed connection into its own error while the client is still sending)
             raise web.HTTPError(413, f"the picture is larger than {cap} bytes")
-        # let bodies up to the cap through (the server-wide limit is for JSON bodies)
-        self.request.connection.set_max_body_size(cap + 1)
+        # Read (and drop) a body somewhat past the cap, so the client and any proxy get the
+        # 413 as a normal response instead of a connection reset mid-upload.
+        self.request.connection.set_max_body_size(8 * cap)
 
     def data_received(self, chunk):
         self._size += len(chunk)
