@@ -117,6 +117,13 @@ def main(argv=None):
     p_lb = sub.add_parser("leaderboard", help="leaderboards: `rebuild` them from MongoDB")
     p_lb.add_argument("action", choices=["rebuild"])
     p_lb.add_argument("--config", help="JupyterHub config file (default: ./jupyterhub_config.py)")
+    p_m = sub.add_parser("matcher", help="run one more replica of the match loop (no web service)")
+    p_m.add_argument("--config", help="JupyterHub config file (default: ./jupyterhub_config.py)")
+    p_m.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                     help="override a c.PeerPlatform option, e.g. --set handshake_timeout=5")
+    p_m.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds")
+    p_m.add_argument("--interval", type=float, help="seconds between sweeps (default match_interval)")
+    p_m.add_argument("--record", help="append every match made to this file (JSON lines)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "service":
         from .app import main as service_main
@@ -126,6 +133,8 @@ def main(argv=None):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "leaderboard":
         sys.exit(leaderboard_rebuild(args))
+    if args.command == "matcher":
+        sys.exit(matcher(args))
     sys.exit(up(args))
 
 
@@ -147,6 +156,39 @@ def load_settings(config: str | None):
     settings = PeerPlatform(parent=app)
     settings.check()
     return settings
+
+
+def matcher(args) -> int:
+    import json
+    import logging
+
+    from traitlets.config import Application, Config
+
+    from .matching.matcher import run_standalone
+    from .settings import PeerPlatform
+
+    logging.basicConfig(level=logging.WARNING,
+                        format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
+    app = Application()
+    path = None
+    try:
+        path = _find_config(args.config)
+    except SystemExit:
+        if args.config:
+            raise
+    if path is not None:
+        app.load_config_file(str(path))
+    overrides = Config()
+    for item in args.set:
+        name, _, value = item.partition("=")
+        try:
+            overrides.PeerPlatform[name] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides.PeerPlatform[name] = value
+    app.update_config(overrides)
+    settings = PeerPlatform(parent=app)
+    return run_standalone(settings, duration_s=args.duration, record=args.record,
+                          interval_s=args.interval)
 
 
 def leaderboard_rebuild(args) -> int:

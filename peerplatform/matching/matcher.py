@@ -94,3 +94,60 @@ def describe_window(window) -> str:
               and not math.isinf(window.anyone_after_s) else "")
     return (f"±{window.start:g} growing {window.growth_per_s:g}/s to ±{window.cap:g} "
             f"(at {cap_at:g} s){anyone}")
+
+
+def run_standalone(settings, *, duration_s: float = 0.0, record: str | None = None,
+                   interval_s: float | None = None) -> int:
+    """``peerplatform matcher``: one more replica of the match loop, without the web service.
+
+    Matching scales out this way; the handshake's answers go to any service replica, which
+    starts the confirmed session. Auto-accepted matches need a service replica to start
+    their session, so this mode requires the handshake. ``duration_s`` stops it after that
+    many seconds (tests); ``record`` appends every match made as a JSON line.
+    """
+    import json
+    import signal
+
+    from redis.asyncio import Redis
+
+    from ..events import EventBus
+
+    if settings.auto_accept:
+        raise SystemExit("peerplatform matcher needs the handshake (auto_accept is on): "
+                         "auto-accepted sessions are started by the service replicas")
+    if not settings.redis_url:
+        raise SystemExit("No Redis configured: set c.PeerPlatform.redis_url or $REDIS_URL")
+
+    async def main() -> int:
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        room = WaitingRoom(redis, presence_ttl=settings.presence_ttl,
+                           rules=settings.match_rules())
+        out = open(record, "a", buffering=1) if record else None
+
+        def on_match(m: Match) -> None:
+            if out:
+                out.write(json.dumps({"match": m.session_id, "members": m.members,
+                                      "at_ms": m.at_ms, "gap": m.gap,
+                                      "windows": [w if math.isfinite(w) else None
+                                                  for w in m.windows]}) + "\n")
+
+        matcher = Matcher(room, EventBus(redis), on_match=on_match)
+        stop, wake = asyncio.Event(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if duration_s:
+            loop.call_later(duration_s, stop.set)
+        log.info("matcher replica: window %s, cohorts %s, handshake %s s",
+                 describe_window(room.rules.window), room.rules.cohort_mode,
+                 room.rules.handshake_s)
+        try:
+            await matcher.run(stop, wake, interval_s if interval_s is not None
+                              else settings.match_interval / 1000)
+        finally:
+            if out:
+                out.close()
+            await redis.aclose()
+        return 0
+
+    return asyncio.run(main())

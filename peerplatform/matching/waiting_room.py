@@ -47,6 +47,8 @@ class Match:
     gap: float = 0.0
     #: each member's window when matched (``math.inf`` once anyone in the cohort fits)
     windows: tuple[float, float] = (0.0, 0.0)
+    #: the clock (epoch ms) the match script decided with
+    at_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,9 @@ class WaitingRoom:
     async def pick(self, session_id: str, *, at_ms: int | None = None) -> Match | None:
         """One atomic match attempt; the pair is reserved under ``session_id``."""
         r = self.rules
+        at_ms = at_ms if at_ms is not None else now_ms()
         picked = await self._pick(keys=[], args=[
-            keys.PREFIX, session_id, at_ms if at_ms is not None else now_ms(), r.anchors,
+            keys.PREFIX, session_id, at_ms, r.anchors,
             r.neighbours, r.window.start, r.window.growth_per_s, r.window.cap,
             r.window.anyone_after_s, r.cohort_mode, int(r.auto_accept),
             int(r.handshake_s * 1000),
@@ -156,7 +159,7 @@ class WaitingRoom:
             return None
         mid, a, b, state, gap, wa, wb = picked
         return Match(mid, (a, b), matched_at=time.time(), state=state, gap=float(gap),
-                     windows=(_window(wa), _window(wb)))
+                     windows=(_window(wa), _window(wb)), at_ms=at_ms)
 
     async def accept(self, user: str, match_id: str) -> list:
         """``['confirmed', a, b]``, ``['accepted', partner]``, ``['expired']`` or ``['gone']``."""
