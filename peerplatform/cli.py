@@ -124,6 +124,16 @@ def main(argv=None):
     p_m.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds")
     p_m.add_argument("--interval", type=float, help="seconds between sweeps (default match_interval)")
     p_m.add_argument("--record", help="append every match made to this file (JSON lines)")
+    p_co = sub.add_parser("cohort", help="create or change a cohort: its learners and instructors")
+    p_co.add_argument("name", help="cohort name (also the JupyterHub group), e.g. acme-2026")
+    p_co.add_argument("--title", help="display name, e.g. 'Acme Bootcamp, spring 2026'")
+    p_co.add_argument("--learners", nargs="*", default=[], help="learners to put in the cohort")
+    p_co.add_argument("--instructors", nargs="*", default=[], help="users to name instructors")
+    p_co.add_argument("--remove-learners", nargs="*", default=[])
+    p_co.add_argument("--remove-instructors", nargs="*", default=[])
+    p_co.add_argument("--hub-api", default=os.environ.get("JUPYTERHUB_API_URL"),
+                      help="Hub API URL (default $JUPYTERHUB_API_URL, else the config's hub port)")
+    p_co.add_argument("--config", help="JupyterHub config file (default: ./jupyterhub_config.py)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "service":
         from .app import main as service_main
@@ -135,6 +145,8 @@ def main(argv=None):
         sys.exit(leaderboard_rebuild(args))
     if args.command == "matcher":
         sys.exit(matcher(args))
+    if args.command == "cohort":
+        sys.exit(cohort_command(args))
     sys.exit(up(args))
 
 
@@ -220,3 +232,48 @@ def leaderboard_rebuild(args) -> int:
 
 if __name__ == "__main__":
     main()
+
+
+def cohort_command(args) -> int:
+    """``peerplatform cohort NAME --learners ... --instructors ...`` with an admin's API token
+    in ``$JUPYTERHUB_API_TOKEN``."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from .cohorts import CohortAdmin, CohortError
+    from .leaderboard import Leaderboard, Scoring
+    from .sessions import HubClient
+    from .store import connect
+
+    token = os.environ.get("JUPYTERHUB_API_TOKEN")
+    if not token:
+        print("set $JUPYTERHUB_API_TOKEN to a JupyterHub admin's API token", file=sys.stderr)
+        return 2
+    settings = load_settings(args.config)
+    api = args.hub_api or f"http://127.0.0.1:{os.environ.get('PEERPLATFORM_HUB_PORT', '8081')}/hub/api"
+
+    async def run():
+        store = await connect(settings.mongodb_uri, settings.mongodb_database)
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        try:
+            admin = CohortAdmin(hub=HubClient(api, token), store=store, data_dir=settings.data_dir,
+                                leaderboard=Leaderboard(redis, Scoring.from_settings(settings)))
+            return await admin.apply(args.name, title=args.title, learners=args.learners,
+                                     instructors=args.instructors,
+                                     remove_learners=args.remove_learners,
+                                     remove_instructors=args.remove_instructors)
+        finally:
+            await redis.aclose()
+            await store.close()
+
+    try:
+        result = asyncio.run(run())
+    except CohortError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"cohort {result['name']}: {len(result['learners'])} learners, "
+          f"instructors: {', '.join(result['instructors']) or 'none'}")
+    if result["hub_restart_needed"]:
+        print("new cohort: restart JupyterHub so its instructors' role is defined")
+    return 0

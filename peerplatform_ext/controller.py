@@ -350,6 +350,7 @@ class PairController:
         except Exception as e:
             self.log.exception("peerplatform: final tests failed")
             grader_status = f"error: {e}"
+        await self.snapshot(doc, final=True)
         notebook = None
         try:  # as JSON text: output mimetypes ("text/plain", dotted names) are not safe keys
             notebook = json.dumps(await self.notebook.content())
@@ -406,6 +407,25 @@ class PairController:
         except Exception:
             self.log.exception("peerplatform: could not stop kernels/terminals at the end")
 
+    # -- replay snapshots (peerplatform.store.snapshots) ---------------------------------------
+
+    async def snapshot(self, doc: dict, final: bool = False) -> None:
+        """Store the notebook's cells when they changed since the last snapshot (called every
+        tick while active, so the replay has ≤ 2 s granularity). Never fails the session."""
+        try:
+            from peerplatform.store.snapshots import cells_of
+
+            cells = cells_of(await self.notebook.content())
+            if cells == getattr(self, "_last_snapshot", None) and not final:
+                return
+            started = doc.get("started_at") or doc.get("created_at")
+            t = (utcnow() - started).total_seconds() if started else 0.0
+            await self.store.snapshots.add(doc["_id"], t=max(t, 0.0), by=doc.get("driver"),
+                                           cells=cells, final=final)
+            self._last_snapshot = cells
+        except Exception:
+            self.log.exception("peerplatform: could not store a replay snapshot")
+
     # -- the loop ---------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -448,6 +468,7 @@ class PairController:
         if doc["state"] != "active":
             # the learners arrive as soon as the platform marks it active: notice it quickly
             return self.tick_s / 4
+        await self.snapshot(doc)
         clock = self.clock(doc)
         now = utcnow()
         if clock is None:

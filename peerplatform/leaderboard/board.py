@@ -103,6 +103,42 @@ class Leaderboard:
         deltas = {c: after["scores"][c] - before["scores"][c] for c in CRITERIA}
         return await self.apply(after["ratee"], cohort, dn=0, deltas=deltas)
 
+    async def move(self, user: str, old: str | None, new: str | None) -> None:
+        """Move ``user``'s entries from cohort ``old`` to ``new`` (either may be None) and
+        recompute both cohorts' totals. A rating landing during the move is still counted
+        in the user's own entry; ``rebuild`` settles anything else."""
+        stats = await self.redis.hgetall(keys.stats(user))
+        if not stats or (old or "") == (new or ""):
+            return
+        s = self.scoring
+        n = int(stats["n"])
+        crit = [float(stats[f"s:{c}"]) for c in CRITERIA]
+        values = [s.bayes(sum(crit) / 3, n), *(s.bayes(v, n) for v in crit)]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.stats(user), "cohort", new or "")
+        for b, v in zip(keys.BOARDS, values):
+            if old:
+                pipe.zrem(keys.cohort_board(old, b), user)
+            if new:
+                pipe.zadd(keys.cohort_board(new, b), {user: v})
+        if n >= s.cohort_min_ratings:
+            for cohort, sign in ((old, -1), (new, 1)):
+                if cohort:
+                    pipe.hincrbyfloat(keys.cohort_stats(cohort), "sum", sign * values[0])
+                    pipe.hincrby(keys.cohort_stats(cohort), "n", sign)
+        await pipe.execute()
+        for cohort in (old, new):
+            if not cohort:
+                continue
+            cstats = await self.redis.hgetall(keys.cohort_stats(cohort))
+            cn = int(cstats.get("n", 0))
+            if cn > 0:
+                score = (s.cohort_prior_weight * s.prior_mean + float(cstats["sum"])) / (s.cohort_prior_weight + cn)
+                await self.redis.zadd(keys.COHORTS, {cohort: score})
+            else:
+                await self.redis.zrem(keys.COHORTS, cohort)
+        await self.redis.publish(keys.UPDATES, json.dumps({"type": "rebuilt", "at": time.time()}))
+
     async def rebuild(self, ratings, memberships: dict[str, str]) -> dict:
         """Replace every leaderboard key with what ``ratings`` (an async iterable of rating
         documents) and ``memberships`` (``{user: cohort}``) give. Returns counts."""

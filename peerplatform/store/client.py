@@ -8,6 +8,7 @@ from .challenges import ChallengeStore
 from .cohorts import CohortStore
 from .profiles import ProfileStore
 from .ratings import RatingStore
+from .snapshots import SnapshotStore
 from .sessions import SessionStore
 
 
@@ -27,6 +28,7 @@ class Store:
         self.sessions = SessionStore(self.db)
         self.challenges = ChallengeStore(self.db)
         self.ratings = RatingStore(self.db)
+        self.snapshots = SnapshotStore(self.db)
         self.cohorts = CohortStore(self.db)
         self.profiles = ProfileStore(self.db)
 
@@ -35,6 +37,7 @@ class Store:
         await self.sessions.ensure_indexes()
         await self.challenges.ensure_indexes()
         await self.ratings.ensure_indexes()
+        await self.snapshots.ensure_indexes()
         await self.cohorts.ensure_indexes()
 
     async def close(self) -> None:

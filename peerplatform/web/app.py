@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tornado import web
 
-from . import api, leaderboard, matches, pages, profiles, ratings
+from . import api, cohorts, leaderboard, matches, pages, profiles, ratings
 from .base import OAuthCallbackHandler
 
 HERE = Path(__file__).parent
@@ -24,6 +24,7 @@ def make_app(platform, *, hub_auth, prefix: str, hub_prefix: str, cookie_secret:
         *leaderboard.default_handlers(prefix),
         *matches.default_handlers(prefix),
         *profiles.default_handlers(prefix),
+        *cohorts.default_handlers(prefix),
         (prefix + "oauth_callback", OAuthCallbackHandler),
     ]
     settings = dict(

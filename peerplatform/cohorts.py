@@ -1,0 +1,126 @@
+"""Cohort administration: put learners in a cohort and name its instructors.
+
+A cohort is a JupyterHub group of the same name; its instructors are the members of the group
+``<cohort>-instructors``, which ``jupyterhub_config.py`` gives the role
+``pp-instructor-<cohort>`` holding ``custom:peerplatform:review!group=<cohort>``. The Hub loads
+roles when it starts, so the config reads the cohort names from ``<data_dir>/cohorts.json``,
+which this module keeps up to date: a *new* cohort's instructors get their rights after the
+next Hub restart; learners and instructors added to an existing cohort get them at their next
+login (the Hub resolves a token's scopes when it is issued).
+
+MongoDB's ``cohorts`` collection mirrors the groups for the platform's own queries, and the
+leaderboards move a learner's entries to the new cohort at once.
+
+Used by the admin API (``PUT /api/cohorts/<name>``, Hub admins only) and by
+``peerplatform cohort`` on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .sessions.hubclient import HubAPIError, _q
+from .store.cohorts import COHORT_RE
+
+
+class CohortError(ValueError):
+    """Bad cohort request (unknown user, bad name); nothing was changed."""
+
+
+def instructors_group(cohort: str) -> str:
+    return f"{cohort}-instructors"
+
+
+def cohorts_file(data_dir) -> Path:
+    return Path(data_dir) / "cohorts.json"
+
+
+def read_cohort_names(data_dir) -> list[str]:
+    """The cohort names the Hub config turns into instructor roles (missing file: none)."""
+    try:
+        names = json.loads(cohorts_file(data_dir).read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return [n for n in names if isinstance(n, str) and COHORT_RE.match(n)]
+
+
+def _write_cohort_names(data_dir, names) -> None:
+    path = cohorts_file(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(sorted(set(names))))
+    os.replace(tmp, path)
+
+
+class CohortAdmin:
+    def __init__(self, *, hub, store, leaderboard=None, data_dir):
+        self.hub = hub
+        self.store = store
+        self.leaderboard = leaderboard
+        self.data_dir = data_dir
+
+    async def _ensure_group(self, name: str) -> None:
+        try:
+            await self.hub.request("POST", f"/groups/{_q(name)}", ok=(201, 409))
+        except HubAPIError as e:
+            if e.status != 409:
+                raise
+
+    async def _check_users(self, users) -> None:
+        for user in users:
+            try:
+                await self.hub.request("GET", f"/users/{_q(user)}")
+            except HubAPIError as e:
+                if e.status == 404:
+                    raise CohortError(f"no such user: {user}") from None
+                raise
+
+    async def apply(self, name: str, *, title: str | None = None, learners=(), instructors=(),
+                    remove_learners=(), remove_instructors=()) -> dict:
+        if not isinstance(name, str) or not COHORT_RE.match(name) or name.endswith("-instructors"):
+            raise CohortError("cohort names are 1-63 of [a-z0-9-], not ending in -instructors")
+        for group in (learners, instructors, remove_learners, remove_instructors):
+            if not all(isinstance(u, str) and 0 < len(u) <= 128 for u in group):
+                raise CohortError("users are given as a list of user names")
+        if title is not None and (not isinstance(title, str) or len(title) > 120):
+            raise CohortError("title must be a string of at most 120 characters")
+        await self._check_users({*learners, *instructors, *remove_learners, *remove_instructors})
+
+        new_cohort = name not in read_cohort_names(self.data_dir)
+        await self.store.cohorts.ensure(name, title)
+        await self._ensure_group(name)
+        await self._ensure_group(instructors_group(name))
+        if learners:
+            # one cohort per learner: leave the previous one, in the Hub and the mirror
+            previous = {u: await self.store.cohorts.cohort_of(u) for u in learners}
+            for user, old in previous.items():
+                if old and old != name:
+                    await self.hub.request("DELETE", f"/groups/{_q(old)}/users", {"users": [user]})
+            await self.hub.request("POST", f"/groups/{_q(name)}/users", {"users": list(learners)})
+            await self.store.cohorts.add_members(name, list(learners))
+            if self.leaderboard is not None:
+                for user, old in previous.items():
+                    await self.leaderboard.move(user, old, name)
+        if remove_learners:
+            await self.hub.request("DELETE", f"/groups/{_q(name)}/users", {"users": list(remove_learners)})
+            await self.store.cohorts.remove_members(name, list(remove_learners))
+            if self.leaderboard is not None:
+                for user in remove_learners:
+                    await self.leaderboard.move(user, name, None)
+        if instructors:
+            await self.hub.request("POST", f"/groups/{_q(instructors_group(name))}/users",
+                                   {"users": list(instructors)})
+            await self.store.cohorts.add_instructors(name, list(instructors))
+        if remove_instructors:
+            await self.hub.request("DELETE", f"/groups/{_q(instructors_group(name))}/users",
+                                   {"users": list(remove_instructors)})
+            await self.store.cohorts.remove_instructors(name, list(remove_instructors))
+        if new_cohort:
+            _write_cohort_names(self.data_dir, [*read_cohort_names(self.data_dir), name])
+        doc = await self.store.cohorts.get(name)
+        return {"name": name, "title": doc.get("title"), "learners": doc.get("members", []),
+                "instructors": doc.get("instructors", []),
+                # the Hub defines the instructors' role when it starts
+                "hub_restart_needed": new_cohort}
