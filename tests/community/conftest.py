@@ -3,13 +3,28 @@ leaderboards, profiles, dashboards, review), and helpers that seed its store dir
 
 from __future__ import annotations
 
-import pytest
+import json
+import secrets
 
-from e2e_hub import start_hub
+import pytest
+from hubproc import HubProcess
+
+#: Cohorts known to the Hub config when it starts (their instructor roles exist at once).
+COHORTS = ["north", "south"]
+ADMIN = "ppadmin"
 
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory, redis_url, mongodb_uri):
-    h = start_hub(tmp_path_factory, redis_url, mongodb_uri)
+    data = tmp_path_factory.mktemp("hub")
+    (data / "cohorts.json").write_text(json.dumps(COHORTS))
+    h = HubProcess(data, redis_url=redis_url, mongodb_uri=mongodb_uri,
+                   mongodb_database="pp_comm_" + secrets.token_hex(4),
+                   env={"PEERPLATFORM_ADMINS": ADMIN})
+    try:
+        h.start()
+    except Exception:
+        h.stop()
+        raise
     yield h
     h.stop()

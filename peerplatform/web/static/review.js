@@ -1,0 +1,40 @@
+// Replay: a time slider over the notebook snapshots the pair server stored (<= 2 s apart).
+(function () {
+  "use strict";
+  const prefix = document.body.dataset.prefix;
+  const box = document.getElementById("replay");
+  const slider = document.getElementById("replay-slider");
+  const who = document.getElementById("replay-who");
+  const label = document.getElementById("replay-time");
+  const cellsEl = document.getElementById("replay-cells");
+  let all = [], shown = [];
+
+  function fmt(t) { const m = Math.floor(t / 60), s = Math.floor(t % 60); return `${m}:${String(s).padStart(2, "0")}`; }
+  function draw() {
+    const snap = shown[Number(slider.value)];
+    cellsEl.textContent = "";
+    if (!snap) { label.textContent = "no edits to replay"; return; }
+    label.textContent = `${fmt(snap.t)} · edit by ${snap.by || "?"}${snap.final ? " · end" : ""} (${Number(slider.value) + 1}/${shown.length})`;
+    for (const cell of snap.cells) {
+      const div = document.createElement("div");
+      div.className = "cell " + cell.cell_type;
+      const pre = document.createElement("pre");
+      pre.textContent = cell.source;  // text only: nothing in a notebook runs here
+      div.append(pre);
+      cellsEl.append(div);
+    }
+    box.dataset.t = String(snap.t);
+  }
+  function filter() {
+    shown = who.value ? all.filter((s) => s.by === who.value) : all;
+    slider.max = String(Math.max(0, shown.length - 1));
+    slider.value = String(Math.max(0, shown.length - 1));
+    draw();
+  }
+  slider.addEventListener("input", draw);
+  who.addEventListener("change", filter);
+  fetch(prefix + "api/review/sessions/" + box.dataset.session + "/replay", { credentials: "same-origin" })
+    .then((r) => r.json())
+    .then((data) => { all = data.snapshots || []; filter(); box.dataset.ready = "1"; })
+    .catch(() => { label.textContent = "the replay could not be loaded"; });
+})();
