@@ -80,6 +80,8 @@ c.JupyterHub.services = [
         "command": [sys.executable, "-m", "peerplatform", "service", "--config", __file__],
         "environment": _passed_env,
         "oauth_no_confirm": True,
+        # instructors' tokens carry their review scope (filtered to their cohorts) to the service
+        "oauth_client_allowed_scopes": ["custom:peerplatform:review"],
     }
 ]
 if env("PEERPLATFORM_SERVICE_TOKEN"):
@@ -92,7 +94,36 @@ c.JupyterHub.load_roles = [
         # read:groups: cohorts are JupyterHub groups (learners' own groups come with login).
         "scopes": ["admin:users", "servers", "shares", "read:users", "read:groups"],
     },
+    {
+        "name": "peerplatform-cohort-admin",
+        "services": [SERVICE],
+        # the admin API of the service creates cohorts (groups) and sets their members
+        "scopes": ["admin:groups", "groups"],
+    },
 ]
+
+# --- instructors: review their cohorts' sessions (custom scope, one role per cohort) -------
+# A cohort is a JupyterHub group; its instructors are the group "<cohort>-instructors". The
+# cohort names come from <data dir>/cohorts.json, kept by the service's cohort admin API and
+# `peerplatform cohort` (a new cohort's role exists from the next Hub start).
+import json as _json  # noqa: E402
+
+try:
+    _cohorts = [n for n in _json.loads((DATA_DIR / "cohorts.json").read_text()) if isinstance(n, str)]
+except (FileNotFoundError, ValueError):
+    _cohorts = []
+c.JupyterHub.custom_scopes = {
+    "custom:peerplatform:review": {
+        "description": "Review pair sessions, dashboards and profiles of learners on peerplatform.",
+    },
+}
+for _cohort in _cohorts:
+    c.JupyterHub.load_roles.append({
+        "name": f"pp-instructor-{_cohort}",
+        "description": f"Instructor of the {_cohort} cohort on peerplatform",
+        "scopes": [f"custom:peerplatform:review!group={_cohort}"],
+        "groups": [f"{_cohort}-instructors"],
+    })
 c.JupyterHub.extra_user_scopes = [f"access:services!service={SERVICE}"]
 c.JupyterHub.default_url = f"/services/{SERVICE}/"
 

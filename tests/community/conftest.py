@@ -9,9 +9,7 @@ import secrets
 import pytest
 from hubproc import HubProcess
 
-#: Cohorts known to the Hub config when it starts (their instructor roles exist at once).
-COHORTS = ["north", "south"]
-ADMIN = "ppadmin"
+from seed import ADMIN, COHORTS
 
 
 @pytest.fixture(scope="session")

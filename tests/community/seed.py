@@ -10,6 +10,11 @@ from hubuser import EventListener, HubUser
 
 from peerplatform.store import Store
 
+#: Cohorts known to the Hub config when the test hub starts (their instructor roles exist).
+COHORTS = ["north", "south"]
+#: The test hub's admin (PEERPLATFORM_ADMINS).
+ADMIN = "ppadmin"
+
 
 def run(coro_fn):
     """Run ``coro_fn(store)`` against the hub's database with a short-lived client."""

@@ -8,8 +8,8 @@ import json
 import pytest
 import requests
 import seed
-from conftest import ADMIN
 from hubuser import HubUser
+from seed import ADMIN
 
 pytestmark = pytest.mark.hub
 
