@@ -13,13 +13,18 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture(scope="module")
 def server(pair_server_factory):
-    return pair_server_factory(duration_s=22, state="active")
+    # spawning: the clock starts when the test marks it active, whatever the start-up took
+    return pair_server_factory(duration_s=14, state="spawning")
 
 
 async def test_edits_are_snapshotted_for_replay(server):
     assert await eventually(lambda: (server.work / "session.ipynb").exists()
                             and len(server.notebook_on_disk()["cells"]) == 2, 30)
     async with RtcClient(server, DRIVER) as alice:
+        async with platform_store(server) as store:
+            await store.sessions.transition(server.session_id, "active")
+        assert await eventually(lambda: server.session().get("started_at") is not None, 5)
+        await asyncio.sleep(1.5)  # the controller's next tick sees it active
         for i in range(4):
             src = alice.nb.ycells[1]["source"]
             src.insert(len(src), f"\n# step {i}")
