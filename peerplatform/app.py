@@ -43,6 +43,7 @@ class Platform:
     events: EventBus
     leaderboard: Leaderboard | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    matcher: Matcher | None = None
 
     async def rating_changed(self, before: dict | None, after: dict) -> None:
         """A peer rating was given or edited: update the live leaderboards."""
@@ -52,6 +53,16 @@ class Platform:
 
     def wake_matcher(self) -> None:
         self.wake.set()
+
+    async def learner_joined(self, user: str) -> None:
+        """Try to match a learner right after they joined (anchored on them), then let the
+        loop sweep the rest of the room."""
+        if self.matcher is not None:
+            try:
+                await self.matcher.try_match(user)
+            except Exception:  # the loop retries; the join itself succeeded
+                log.exception("matching %s after their join failed", user)
+        self.wake_matcher()
 
 
 async def load_challenge_packs(store: Store, specs: list[str]) -> bool:
@@ -148,7 +159,8 @@ class PeerPlatformService(Application):
     async def match_loop(self, platform: Platform, stop: asyncio.Event) -> None:
         """Pair waiting learners: on every join, and every ``match_interval`` ms anyway; every
         10 s also reap stuck sessions and rate ended ones."""
-        matcher = Matcher(platform.room, platform.events, on_confirmed=platform.sessions.launch)
+        matcher = platform.matcher = Matcher(platform.room, platform.events,
+                                             on_confirmed=platform.sessions.launch)
         loop = asyncio.get_running_loop()
         last_reap = 0.0
 

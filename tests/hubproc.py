@@ -58,6 +58,8 @@ class HubProcess:
         )
         if db_url:
             self.env["PEERPLATFORM_HUB_DB_URL"] = db_url
+        if extra_config:  # the service reads the overrides too (c.PeerPlatform.*)
+            self.env["PEERPLATFORM_SERVICE_CONFIG"] = str(config)
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / "jupyterhub.log"
 

@@ -33,26 +33,52 @@ class Matcher:
         self.on_confirmed = on_confirmed
         #: called with every match made (tests and benchmarks record them)
         self.on_match = on_match
+        #: where the next sweep looks beyond the head of the room (see :meth:`sweep`)
+        self.cursor = 0
+
+    #: match attempts per sweep beyond the head of the room (each looks at ``anchors`` more)
+    scan_steps = 4
 
     async def sweep(self, max_matches: int = 1000) -> int:
-        """Match while pairs fit (at most ``max_matches``), then resolve overdue handshakes.
-        Returns the number of matches made."""
+        """Match while pairs fit at the head of the room (at most ``max_matches``), then look
+        a little further in (``scan_steps`` attempts, a cursor that wraps around, so over
+        successive sweeps every waiting learner anchors an attempt now and then), then resolve
+        overdue handshakes. Returns the number of matches made."""
         made = 0
         while made < max_matches and (match := await self.room.pick(new_session_id())):
             made += 1
-            log.info("matched %s and %s (%s, gap %.0f)", *match.members, match.session_id,
-                     match.gap)
-            if self.on_match:
-                self.on_match(match)
-            if match.state == "session":
-                if self.on_confirmed:
-                    result = self.on_confirmed(match)
-                    if asyncio.iscoroutine(result):
-                        await result
-            else:
-                await self.offer(match)
+            await self._made(match)
+        step = self.room.rules.anchors
+        for _ in range(self.scan_steps):
+            self.cursor += step
+            if self.cursor >= await self.room.waiting_count():
+                self.cursor = 0
+                break
+            if (match := await self.room.pick(new_session_id(), offset=self.cursor)):
+                made += 1
+                await self._made(match)
         await self.expire()
         return made
+
+    async def try_match(self, user: str) -> Match | None:
+        """The fast path after a join: one attempt anchored on the learner who just joined."""
+        match = await self.room.pick(new_session_id(), anchor=user)
+        if match:
+            await self._made(match)
+        return match
+
+    async def _made(self, match: Match) -> None:
+        log.info("matched %s and %s (%s, gap %.0f)", *match.members, match.session_id,
+                 match.gap)
+        if self.on_match:
+            self.on_match(match)
+        if match.state == "session":
+            if self.on_confirmed:
+                result = self.on_confirmed(match)
+                if asyncio.iscoroutine(result):
+                    await result
+        else:
+            await self.offer(match)
 
     async def offer(self, match: Match) -> None:
         a, b = match.members

@@ -98,10 +98,12 @@ class WaitingRoom:
             setattr(self, f"_{name}", redis.register_script(_script(name)))
 
     async def join(self, user: str, preferences: dict | None = None, *,
-                   rating: float = DEFAULT_RATING, cohort: str = "") -> None:
+                   rating: float = DEFAULT_RATING, cohort: str = "",
+                   at_ms: int | None = None) -> None:
+        """Wait for a partner at ``rating``; ``at_ms`` (simulations) is the join time."""
         prefs = preferences or {}
         result = await self._join(keys=[], args=[
-            keys.PREFIX, user, now_ms(), self.presence_ttl, json.dumps(prefs), float(rating),
+            keys.PREFIX, user, at_ms if at_ms is not None else now_ms(), self.presence_ttl, json.dumps(prefs), float(rating),
             cohort, prefs.get("track") or "any", int(prefs.get("duration_minutes") or 0),
             prefs.get("difficulty") or "any",
         ])
@@ -145,15 +147,19 @@ class WaitingRoom:
     async def marks(self, user: str) -> dict:
         return {k: int(v) for k, v in (await self.redis.hgetall(keys.marks(user))).items()}
 
-    async def pick(self, session_id: str, *, at_ms: int | None = None) -> Match | None:
-        """One atomic match attempt; the pair is reserved under ``session_id``."""
+    async def pick(self, session_id: str, *, at_ms: int | None = None, anchor: str = "",
+                   offset: int = 0) -> Match | None:
+        """One atomic match attempt; the pair is reserved under ``session_id``.
+
+        Anchors: ``anchor`` first (a learner who just joined), then the waiting room's entries
+        ``offset`` … ``offset + anchors - 1`` by wait time (0: the longest-waiting)."""
         r = self.rules
         at_ms = at_ms if at_ms is not None else now_ms()
         picked = await self._pick(keys=[], args=[
             keys.PREFIX, session_id, at_ms, r.anchors,
             r.neighbours, r.window.start, r.window.growth_per_s, r.window.cap,
             r.window.anyone_after_s, r.cohort_mode, int(r.auto_accept),
-            int(r.handshake_s * 1000),
+            int(r.handshake_s * 1000), anchor, offset,
         ])
         if not picked:
             return None

@@ -35,7 +35,7 @@ class WaitingRoomHandler(APIHandler):
             if e.state == "matched":
                 raise web.HTTPError(409, f"you have a match to accept or decline ({e.session_id})") from None
             raise web.HTTPError(409, f"you are already in a session ({e.session_id})") from None
-        self.platform.wake_matcher()
+        await self.platform.learner_joined(self.username)
         self.write_json({"state": "waiting", "preferences": prefs,
                          "heartbeat_interval": self.platform.settings.heartbeat_interval})
 

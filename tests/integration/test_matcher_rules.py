@@ -132,3 +132,29 @@ async def test_rejoining_keeps_the_original_wait(redis):
     joined = await redis.zscore(keys.WAITING, "a")
     await room.join("a", {"difficulty": "easy"}, rating=1500)
     assert await redis.zscore(keys.WAITING, "a") == joined
+
+
+async def test_a_learner_who_just_joined_is_tried_first(redis):
+    room = make_room(redis)
+    for i in range(10):  # the head of the room: nobody fits them (other tracks, 1 each)
+        await join(room, f"head{i}", 1000 + 100 * i, waited_s=60 - i, track=f"t{i}")
+    await join(room, "older", 1500, waited_s=5, track="regex")
+    await join(room, "newcomer", 1510, track="regex")
+    assert await room.pick("m1") is None  # the 8 longest-waiting find nobody
+    match = await room.pick("m1", anchor="newcomer")
+    assert set(match.members) == {"newcomer", "older"}
+
+
+async def test_the_sweep_reaches_past_an_unmatchable_head(redis):
+    from peerplatform.events import EventBus
+    from peerplatform.matching.matcher import Matcher
+
+    room = make_room(redis)
+    for i in range(20):
+        await join(room, f"head{i}", 1500, waited_s=60 - i, track=f"t{i}")
+    await join(room, "a", 1500, waited_s=10, track="regex")
+    await join(room, "b", 1500, waited_s=9, track="regex")
+    matcher = Matcher(room, EventBus(redis))
+    made = [await matcher.sweep() for _ in range(3)]
+    assert sum(made) == 1
+    assert (await room.state("a"))["session"] == (await room.state("b"))["session"]

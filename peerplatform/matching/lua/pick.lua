@@ -5,7 +5,10 @@
 --
 -- ARGV: prefix, match_id, now_ms, anchors, neighbours, window_start, window_growth_per_s,
 --       window_cap, anyone_after_s (0 = never), cohort_mode (anyone|prefer|only),
---       auto_accept (0|1), handshake_ms
+--       auto_accept (0|1), handshake_ms, first_anchor ('' = none: a learner who just joined
+--       is tried first), offset (anchors are the waiting room's entries offset..offset+anchors-1
+--       by wait time: 0 = the longest-waiting; the sweep also visits further ones in turn,
+--       so learners nobody fits at the head cannot starve the rest)
 -- Window of a learner who waited t s: min(window_start + growth * t, cap); from
 -- anyone_after_s on, unbounded. Candidates are ranked by (other cohort, last partner, gap).
 -- Returns: {match_id, a, b, state, gap, window_a, window_b} or {}.
@@ -14,6 +17,7 @@ local n_anchors, n_near = tonumber(ARGV[4]), tonumber(ARGV[5])
 local w0, growth, cap = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local anyone_after, cohort_mode = tonumber(ARGV[9]), ARGV[10]
 local auto, handshake_ms = ARGV[11] == '1', tonumber(ARGV[12])
+local first_anchor, offset = ARGV[13] or '', tonumber(ARGV[14] or '0')
 local FIELDS = {'state', 'joined', 'rating', 'cohort', 'track', 'duration', 'difficulty'}
 
 local function window(joined)
@@ -85,7 +89,8 @@ local function best_partner(a)
   return best
 end
 
-local anchors = redis.call('ZRANGE', K_WAITING, 0, n_anchors - 1)
+local anchors = redis.call('ZRANGE', K_WAITING, offset, offset + n_anchors - 1)
+if first_anchor ~= '' then table.insert(anchors, 1, first_anchor) end
 for _, name in ipairs(anchors) do
   local a = load(name)
   if a then

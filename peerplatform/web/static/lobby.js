@@ -92,7 +92,9 @@
       .catch((err) => error(err.message));
   });
 
-  const events = new EventSource(prefix + "api/events");
+  // EventSource cannot send headers: the XSRF token goes in the query (JupyterHub's cookie
+  // auth refuses same-origin "cors" GETs without it, so events would never arrive).
+  const events = new EventSource(prefix + "api/events?_xsrf=" + encodeURIComponent(xsrf));
   events.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
     switch (ev.type) {
