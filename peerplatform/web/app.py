@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tornado import web
 
-from . import api, cohorts, leaderboard, matches, pages, profiles, ratings, review
+from . import api, cohorts, dashboard, leaderboard, matches, pages, profiles, ratings, review
 from .base import OAuthCallbackHandler
 
 HERE = Path(__file__).parent
@@ -26,6 +26,7 @@ def make_app(platform, *, hub_auth, prefix: str, hub_prefix: str, cookie_secret:
         *profiles.default_handlers(prefix),
         *cohorts.default_handlers(prefix),
         *review.default_handlers(prefix),
+        *dashboard.default_handlers(prefix),
         (prefix + "oauth_callback", OAuthCallbackHandler),
     ]
     settings = dict(
