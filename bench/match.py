@@ -37,8 +37,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from peerplatform.embedded import EmbeddedMongo, EmbeddedRedis  # noqa: E402
-from peerplatform.matching import MatchRules, WaitingRoom, Window  # noqa: E402
-from peerplatform.matching import keys  # noqa: E402
+from peerplatform.matching import (  # noqa: E402
+    MatchRules,
+    WaitingRoom,
+    keys,  # noqa: E402
+)
 from peerplatform.matching.waiting_room import now_ms  # noqa: E402
 from peerplatform.store import new_session_id  # noqa: E402
 
@@ -173,8 +176,8 @@ async def simulate(redis_url: str, hours: float, seed: int = 7) -> None:
     simulated time with the default window schedule; offers are accepted at once."""
     from redis.asyncio import Redis
 
-    from peerplatform.matching.matcher import Matcher
     from peerplatform.events import EventBus
+    from peerplatform.matching.matcher import Matcher
 
     rng = random.Random(seed)
     redis = Redis.from_url(redis_url, decode_responses=True)

@@ -24,8 +24,8 @@ from .leaderboard import Leaderboard, Scoring
 from .matching import WaitingRoom
 from .matching.matcher import Matcher, describe_window
 from .sessions import HubClient, SessionManager
-from .settings import PeerPlatform
 from .sessions.ratings import rate_ended_sessions
+from .settings import PeerPlatform
 from .store import Store
 from .web.app import make_app
 

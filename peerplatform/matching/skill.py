@@ -27,7 +27,7 @@ class Skill:
 
     @classmethod
     def of(cls, doc: dict | None, *, rating_field="rating", rd_field="rd", vol_field="vol",
-           default_rating: float = NEW_RATING) -> "Skill":
+           default_rating: float = NEW_RATING) -> Skill:
         doc = doc or {}
         return cls(float(doc.get(rating_field) or default_rating),
                    float(doc.get(rd_field) or NEW_RD), float(doc.get(vol_field) or NEW_VOL))

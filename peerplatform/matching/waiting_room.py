@@ -103,7 +103,8 @@ class WaitingRoom:
         """Wait for a partner at ``rating``; ``at_ms`` (simulations) is the join time."""
         prefs = preferences or {}
         result = await self._join(keys=[], args=[
-            keys.PREFIX, user, at_ms if at_ms is not None else now_ms(), self.presence_ttl, json.dumps(prefs), float(rating),
+            keys.PREFIX, user, at_ms if at_ms is not None else now_ms(), self.presence_ttl,
+            json.dumps(prefs), float(rating),
             cohort, prefs.get("track") or "any", int(prefs.get("duration_minutes") or 0),
             prefs.get("difficulty") or "any",
         ])

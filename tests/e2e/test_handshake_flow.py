@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from e2e_hub import start_hub
 from flows import new_users
 from hubuser import EventListener
-
-from e2e_hub import start_hub
 
 pytestmark = pytest.mark.hub
 
@@ -132,7 +131,7 @@ def test_the_lobby_buttons_accept_a_match(hs_hub):
             for page in pages:
                 page.click("#join")
                 page.wait_for_selector("#leave", state="visible", timeout=10_000)
-            for page, partner in zip(pages, (oli, nan)):
+            for page, partner in zip(pages, (oli, nan), strict=True):
                 page.wait_for_selector("#accept-match", state="visible", timeout=10_000)
                 assert partner.name in page.inner_text("#offer-text")
             pages[0].click("#accept-match")

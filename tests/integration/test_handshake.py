@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from peerplatform.matching import AlreadyBusy, MatchRules, WaitingRoom
-from peerplatform.matching import keys
+from peerplatform.matching import AlreadyBusy, MatchRules, WaitingRoom, keys
 from peerplatform.matching.waiting_room import now_ms
 
 

@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from peerplatform.matching import MatchRules, WaitingRoom, Window
-from peerplatform.matching import keys
+from peerplatform.matching import MatchRules, WaitingRoom, Window, keys
 from peerplatform.matching.waiting_room import now_ms
 
 

@@ -106,3 +106,29 @@ async def test_sweep_ends_an_active_session_long_past_its_time(manager):
                    updated_at=utcnow() - timedelta(seconds=61))
     assert await manager.reap() == 1
     assert (await manager.store.sessions.get(doc["_id"]))["state"] == "ended"
+
+
+async def test_session_preferences_merge_and_match_my_level(manager):
+    room = manager.room
+    await room.join("ann", {"difficulty": "any", "duration_minutes": 30}, rating=1500)
+    await room.join("ben", {"difficulty": "hard", "track": "sql"}, rating=1500)
+    prefs = await manager.session_preferences(["ann", "ben"])
+    assert prefs == {"difficulty": "hard", "duration_minutes": 30, "track": "sql"}
+    # both "match my level": the difficulty nearest the pair's mean skill rating
+    await manager.store.profiles.collection.insert_many([
+        {"_id": "cat", "rating": 1250.0}, {"_id": "dan", "rating": 1150.0}])
+    await room.join("cat", {"difficulty": "any"})
+    await room.join("dan", {})
+    prefs = await manager.session_preferences(["cat", "dan"])
+    assert prefs == {"difficulty": "easy", "difficulty_from": "ratings"}
+
+
+async def test_join_uses_the_learners_skill_rating_and_cohort(manager, redis):
+    from peerplatform.matching import keys
+
+    await manager.store.profiles.collection.insert_one({"_id": "eve", "rating": 1720.5})
+    await manager.join("eve", {}, "cohort-a")
+    assert await redis.zscore(keys.RATING, "eve") == 1720.5
+    assert await redis.hget(keys.user_state("eve"), "cohort") == "cohort-a"
+    await manager.join("newbie", {})
+    assert await redis.zscore(keys.RATING, "newbie") == 1500

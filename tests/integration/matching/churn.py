@@ -10,8 +10,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from peerplatform.matching import WaitingRoom
-from peerplatform.matching import keys
+from peerplatform.matching import WaitingRoom, keys
 
 
 def ms() -> float:
@@ -25,7 +24,8 @@ class Learner:
     cohort: str
     prefs: dict
     joined: int = 0          # the room's own join time (read back after joining)
-    status: str = "new"      # new waiting offered confirmed left declined noshow silent hb_lost lost
+    #: new waiting offered confirmed left declined noshow silent hb_lost lost
+    status: str = "new"
     last_hb: float = 0.0     # ms, after the last heartbeat that found them in the room
     answers: dict = field(default_factory=dict)   # match id -> accept | decline | ignore
     confirmed: str | None = None

@@ -7,11 +7,10 @@ import asyncio
 import random
 import time
 
-from replicas import Replicas
 from redis.asyncio import BlockingConnectionPool, Redis
+from replicas import Replicas
 
-from peerplatform.matching import WaitingRoom
-from peerplatform.matching import keys
+from peerplatform.matching import WaitingRoom, keys
 
 HANDSHAKE = 2
 SWEEP = 0.1

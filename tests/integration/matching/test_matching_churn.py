@@ -12,11 +12,10 @@ import asyncio
 import time
 
 from churn import Plan, Simulation
-from replicas import Replicas
 from redis.asyncio import BlockingConnectionPool, Redis
+from replicas import Replicas
 
-from peerplatform.matching import Window
-from peerplatform.matching import keys
+from peerplatform.matching import Window, keys
 
 DURATION = 30.0
 RULES = {"presence_ttl": 5, "heartbeat_interval": 1, "handshake_timeout": 3,
