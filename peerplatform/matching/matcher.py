@@ -13,7 +13,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 from ..store.sessions import new_session_id
-from .waiting_room import Match, WaitingRoom
+from .waiting_room import Match, WaitingRoom, now_ms
 
 log = logging.getLogger("peerplatform.matcher")
 
@@ -109,9 +109,20 @@ class Matcher:
             except Exception:
                 log.exception("matcher sweep failed; retrying")
             try:
-                await asyncio.wait_for(wake.wait(), timeout=interval_s)
+                await asyncio.wait_for(wake.wait(), timeout=await self._until_next(interval_s))
             except asyncio.TimeoutError:
                 pass
+
+    async def _until_next(self, interval_s: float) -> float:
+        """Sleep at most ``interval_s``, less when a handshake is due sooner: a no-show is
+        resolved at its deadline, not up to a sweep later."""
+        try:
+            due = await self.room.next_deadline_ms()
+        except Exception:
+            return interval_s
+        if due is None:
+            return interval_s
+        return min(interval_s, max(0.0, (due - now_ms()) / 1000 + 0.005))
 
 
 def describe_window(window) -> str:

@@ -145,6 +145,11 @@ class WaitingRoom:
     async def pending_match(self, match_id: str) -> dict:
         return await self.redis.hgetall(keys.match(match_id))
 
+    async def next_deadline_ms(self) -> int | None:
+        """When the earliest pending handshake is due (epoch ms), if any."""
+        first = await self.redis.zrange(keys.PENDING, 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
+
     async def marks(self, user: str) -> dict:
         return {k: int(v) for k, v in (await self.redis.hgetall(keys.marks(user))).items()}
 
