@@ -316,6 +316,15 @@ class PairController:
         self.events.emit("tests", doc, by=username, data={"result": result, "final": False})
         return result
 
+    @staticmethod
+    def last_tests(doc: dict) -> dict | None:
+        """The latest test run of the session (an event of the session document), if any."""
+        for event in reversed(doc.get("events") or []):
+            if event.get("type") == "tests":
+                return {"by": event.get("by"), "final": bool(event.get("final")),
+                        "at": event.get("at"), "result": event.get("result")}
+        return None
+
     # -- the end ----------------------------------------------------------------------------
 
     async def end(self, reason: str) -> None:

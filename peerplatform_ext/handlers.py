@@ -88,7 +88,17 @@ class SessionHandler(PairAPIHandler):
             "clock": self.controller.clock_json(),
             "swap_request": self.controller.swap_request,
             "locked": state.locked,
+            # the last test run (so a reloaded page shows it), and the final one once ended
+            "last_tests": self.controller.last_tests(doc),
+            "final_tests": _final_tests(doc),
         })
+
+
+def _final_tests(doc: dict) -> dict | None:
+    outcome = doc.get("outcome") or {}
+    if not outcome:
+        return None
+    return {"result": outcome.get("tests"), "grader": outcome.get("grader")}
 
 
 class ClockHandler(PairAPIHandler):

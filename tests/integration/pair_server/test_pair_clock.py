@@ -141,3 +141,8 @@ async def test_a_session_runs_out_its_clock(server, redis_url):
         assert "# bob, second half" in late.sources()[1]
     session = (await server.request(DRIVER, "GET", "/peerplatform/api/session")).json()
     assert session["session"]["state"] == "ended" and session["can_write"] is False
+    # the final test results, per test, for a page (re)loaded after the end
+    final = session["final_tests"]
+    assert final["grader"] == "ok" and final["result"]["total"] == 2
+    assert {t["name"] for t in final["result"]["tests"]} == {
+        t["name"] for t in outcome["tests"]["tests"]}

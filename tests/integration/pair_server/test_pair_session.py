@@ -260,6 +260,21 @@ async def test_driver_runs_the_tests_result_stored_and_pushed_observer_refused(s
         assert all(e["by"] == DRIVER for e in bob_events.of("tests"))
     runs = [e for e in server.session()["events"] if e["type"] == "tests"]
     assert [e["result"]["status"] for e in runs][-2:] == ["failed", "passed"]
+
+    async def last_tests():  # a page loaded now shows the latest run, per test
+        r = await server.request(OBSERVER, "GET", "/peerplatform/api/session")
+        return r.json()["last_tests"]
+
+    async def shows_last_run():
+        last = await last_tests()
+        return bool(last) and last["result"]["status"] == "passed"
+
+    assert await eventually(shows_last_run, 5)
+    last = await last_tests()
+    assert last["by"] == DRIVER and last["final"] is False
+    assert [t["status"] for t in last["result"]["tests"]] == ["pass", "pass"]
+    assert (await server.request(OBSERVER, "GET", "/peerplatform/api/session")).json()[
+        "final_tests"] is None
     assert all(e["by"] == DRIVER and e["at"] for e in runs)
 
 

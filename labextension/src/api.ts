@@ -1,0 +1,98 @@
+/**
+ * The two servers the extension talks to:
+ * - the pair server (this JupyterLab's server): `<base>peerplatform/api/...` and `/api/me`;
+ * - the platform service, through the Hub's proxy on the same origin:
+ *   `<hub root>services/peerplatform/api/...` (the rating), cookie-authenticated with the
+ *   service's XSRF token from its `/api/me`.
+ */
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** An API answered with an error status; `message` is the server's explanation. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+async function parse<T>(resp: Response): Promise<T> {
+  const text = await resp.text();
+  let data: any = {};
+  try {
+    data = text ? JSON.parse(text) : {};
+  } catch {
+    data = { message: text.slice(0, 200) };
+  }
+  if (!resp.ok) {
+    throw new ApiError(resp.status, data?.message || resp.statusText || `HTTP ${resp.status}`);
+  }
+  return data as T;
+}
+
+/** The pair server's own REST API (`GET|POST peerplatform/api/<path>`). */
+export async function pairApi<T = any>(
+  path: string,
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const url = URLExt.join(settings.baseUrl, 'peerplatform/api', path);
+  return parse<T>(await ServerConnection.makeRequest(url, init, settings));
+}
+
+/** The pair server's base URL (`/user/pp-pairs/s-<id>/`), e.g. for the voice module. */
+export function serverBaseUrl(): string {
+  return ServerConnection.makeSettings().baseUrl;
+}
+
+/**
+ * May the current user write contents right now? Asked of the server's Authorizer through
+ * `/api/me?permissions=...` (it follows role swaps at once). null when it cannot be told.
+ */
+export async function canWriteContents(
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<boolean | null> {
+  const q = encodeURIComponent(JSON.stringify({ contents: ['write'] }));
+  const url = URLExt.join(settings.baseUrl, 'api/me') + `?permissions=${q}`;
+  try {
+    const me = await parse<any>(await ServerConnection.makeRequest(url, {}, settings));
+    const granted: string[] = me?.permissions?.contents ?? [];
+    return granted.includes('write');
+  } catch {
+    return null;
+  }
+}
+
+/** Root of the Hub's public URL (`/` for a Hub at the root), from JupyterHub's page config. */
+export function hubRoot(): string {
+  const prefix = PageConfig.getOption('hubPrefix') || '/hub/';
+  return prefix.replace(/hub\/?$/, '') || '/';
+}
+
+/** The platform service's lobby (where learners go after the session). */
+export function lobbyUrl(): string {
+  return URLExt.join(hubRoot(), 'services/peerplatform/');
+}
+
+/** The platform service's JSON API, cookie-authenticated (same origin through the proxy). */
+export async function platformApi<T = any>(
+  path: string,
+  init: RequestInit = {}
+): Promise<T> {
+  const url = URLExt.join(hubRoot(), 'services/peerplatform/api', path);
+  const headers = new Headers(init.headers);
+  if (init.method && init.method !== 'GET') {
+    const me = await parse<any>(
+      await fetch(URLExt.join(hubRoot(), 'services/peerplatform/api/me'), {
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json' }
+      })
+    );
+    headers.set('X-XSRFToken', me.xsrf ?? '');
+    headers.set('Content-Type', 'application/json');
+  }
+  headers.set('Accept', 'application/json');
+  return parse<T>(await fetch(url, { ...init, headers, credentials: 'same-origin' }));
+}
