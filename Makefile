@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PYTEST_ARGS ?=
+LABEXT_SRC   = $(wildcard labextension/src/*.ts labextension/style/*) labextension/tsconfig.json
+LABEXT_BUILT = peerplatform_ext/labextension/package.json
 
 .PHONY: up test install clean help
 
@@ -15,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Reinstall when the pins or the package metadata change.
-.stamp-python: requirements.txt pyproject.toml | $(BIN)/python
+.stamp-python: requirements.txt pyproject.toml $(LABEXT_BUILT) | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
@@ -24,13 +26,26 @@ $(BIN)/python:
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The JupyterLab extension (labextension/ -> peerplatform_ext/labextension/): `pip install`
+# builds it when it is missing; this rebuilds it (and reinstalls the package, which copies it
+# into the venv) whenever the TypeScript sources change.
+.stamp-labext: labextension/package.json
+	cd labextension && npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(LABEXT_BUILT): .stamp-labext $(LABEXT_SRC)
+	cd labextension && npm run build
+
 install: .stamp-python .stamp-node
 
 up: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/peerplatform up
 
 test: install
+	cd labextension && npm test
 	PATH="$(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .stamp-python .stamp-node .pytest_cache
+	rm -rf $(VENV) node_modules .stamp-python .stamp-node .stamp-labext .pytest_cache \
+	  labextension/node_modules labextension/lib labextension/tsconfig.tsbuildinfo \
+	  peerplatform_ext/labextension

@@ -76,23 +76,74 @@ export function lobbyUrl(): string {
   return URLExt.join(hubRoot(), 'services/peerplatform/');
 }
 
+let xsrfToken: Promise<string> | null = null;
+
+/**
+ * The platform service's XSRF token. Browsers send `Sec-Fetch-Mode: cors` with every fetch,
+ * and JupyterHub then accepts the service's login cookie only with the token, which this page
+ * cannot read (its cookie belongs to the service's path). A navigation needs no token: the
+ * service's `lab-bridge` page, loaded in a hidden same-origin iframe, hands it over.
+ */
+export function serviceXsrf(timeoutMs = 20000): Promise<string> {
+  if (!xsrfToken) {
+    xsrfToken = new Promise<string>((resolve, reject) => {
+      const frame = document.createElement('iframe');
+      frame.hidden = true;
+      frame.tabIndex = -1;
+      frame.title = 'peerplatform session bridge';
+      frame.setAttribute('aria-hidden', 'true');
+      const done = (error: Error | null, token = '') => {
+        window.clearTimeout(timer);
+        frame.remove();
+        if (error) {
+          reject(error);
+        } else {
+          resolve(token);
+        }
+      };
+      const timer = window.setTimeout(
+        () => done(new Error('the platform did not answer in time')),
+        timeoutMs
+      );
+      frame.addEventListener('load', () => {
+        let token: string | undefined;
+        try {
+          token = frame.contentDocument?.body?.dataset?.xsrf;
+        } catch {
+          token = undefined;
+        }
+        if (token) {
+          done(null, token);
+        } else {
+          done(new Error('you are not logged in to the platform any more: log in from the lobby'));
+        }
+      });
+      frame.src = URLExt.join(hubRoot(), 'services/peerplatform/lab-bridge');
+      document.body.appendChild(frame);
+    });
+    xsrfToken.catch(() => (xsrfToken = null));
+  }
+  return xsrfToken;
+}
+
 /** The platform service's JSON API, cookie-authenticated (same origin through the proxy). */
 export async function platformApi<T = any>(
   path: string,
-  init: RequestInit = {}
+  init: RequestInit = {},
+  retry = true
 ): Promise<T> {
   const url = URLExt.join(hubRoot(), 'services/peerplatform/api', path);
   const headers = new Headers(init.headers);
-  if (init.method && init.method !== 'GET') {
-    const me = await parse<any>(
-      await fetch(URLExt.join(hubRoot(), 'services/peerplatform/api/me'), {
-        credentials: 'same-origin',
-        headers: { Accept: 'application/json' }
-      })
-    );
-    headers.set('X-XSRFToken', me.xsrf ?? '');
+  headers.set('X-XSRFToken', await serviceXsrf());
+  headers.set('Accept', 'application/json');
+  if (init.body) {
     headers.set('Content-Type', 'application/json');
   }
-  headers.set('Accept', 'application/json');
-  return parse<T>(await fetch(url, { ...init, headers, credentials: 'same-origin' }));
+  const resp = await fetch(url, { ...init, headers, credentials: 'same-origin' });
+  if (resp.status === 403 && retry) {
+    // the token may be stale (a new login since): fetch it again, once
+    xsrfToken = null;
+    return platformApi<T>(path, init, false);
+  }
+  return parse<T>(resp);
 }

@@ -54,6 +54,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         timer.close();
         return;
       }
+      // an observer's (or a locked session's) document updates are dropped by the server
+      lock.readOnlyOnServer = model.canWriteContents === false;
       lock.locked = !model.editable;
       document.body.dataset.ppRole = model.role ?? '';
       document.body.dataset.ppEditable = String(model.editable);

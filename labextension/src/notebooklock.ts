@@ -39,6 +39,38 @@ export class NotebookLock {
     this._locked = value;
     this.tracker.forEach(panel => this._apply(panel));
     this.app.commands.notifyCommandChanged();
+    if (!value) {
+      void this._reopenStale();
+    }
+  }
+
+  /**
+   * Whether the server treats this user as read-only now (an observer). The server drops
+   * every document update such a connection sends; JupyterLab's shared document (Yjs)
+   * numbers each client's updates, so after one dropped update the server would hold back
+   * all later ones of that client. A notebook that was open while read-only is therefore
+   * reopened with a fresh document (new client id) when this user starts driving.
+   */
+  set readOnlyOnServer(value: boolean) {
+    this._readOnlyOnServer = value;
+    if (value) {
+      this.tracker.forEach(panel => this._stale.add(panel));
+    }
+  }
+
+  private async _reopenStale(): Promise<void> {
+    const panels: NotebookPanel[] = [];
+    this.tracker.forEach(panel => {
+      if (this._stale.has(panel) && !panel.isDisposed) {
+        panels.push(panel);
+      }
+    });
+    this._stale = new WeakSet();
+    for (const panel of panels) {
+      const path = panel.context.path;
+      panel.dispose();
+      await this.app.commands.execute('docmanager:open', { path });
+    }
   }
 
   /** Block commands that edit or run while locked (keyboard, menus, toolbars, palette). */
@@ -70,6 +102,9 @@ export class NotebookLock {
   }
 
   private _watch(panel: NotebookPanel): void {
+    if (this._readOnlyOnServer) {
+      this._stale.add(panel);
+    }
     const notebook = panel.content;
     const onCells = () => this._applyCells(panel);
     const onModel = () => {
@@ -157,5 +192,7 @@ export class NotebookLock {
 
   // locked until the server says this user may edit: an observer's UI never starts a kernel
   private _locked = true;
+  private _readOnlyOnServer = false;
+  private _stale = new WeakSet<NotebookPanel>();
   private _defaults = new Map<string, ISessionContext.IKernelPreference>();
 }

@@ -6,7 +6,18 @@ from pathlib import Path
 
 from tornado import web
 
-from . import api, cohorts, dashboard, leaderboard, matches, pages, profiles, ratings, review
+from . import (
+    api,
+    cohorts,
+    dashboard,
+    labbridge,
+    leaderboard,
+    matches,
+    pages,
+    profiles,
+    ratings,
+    review,
+)
 from .base import OAuthCallbackHandler
 
 HERE = Path(__file__).parent
@@ -21,6 +32,7 @@ def make_app(platform, *, hub_auth, prefix: str, hub_prefix: str, cookie_secret:
         *pages.default_handlers(prefix),
         *api.default_handlers(prefix),
         *ratings.default_handlers(prefix),
+        *labbridge.default_handlers(prefix),
         *leaderboard.default_handlers(prefix),
         *matches.default_handlers(prefix),
         *profiles.default_handlers(prefix),

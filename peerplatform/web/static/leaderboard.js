@@ -48,7 +48,9 @@
     }
     document.getElementById("live").textContent = `Updated: ${ev.user} now has ${ev.n} rating(s).`;
   }
-  const events = new EventSource(prefix + "api/leaderboard/events");
+  // SSE is a CORS-mode fetch: JupyterHub wants the XSRF token with the cookie (in the URL here)
+  const xsrf = document.body.dataset.xsrf || "";
+  const events = new EventSource(prefix + "api/leaderboard/events?_xsrf=" + encodeURIComponent(xsrf));
   events.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
     if (ev.type === "leaderboard") apply(ev);

@@ -1,0 +1,371 @@
+"""The session as learners see it, in headless Chromium, on the real stack.
+
+Two browser contexts sign up, log in, join the waiting room, accept the match, land in
+JupyterLab on their shared pair server with the challenge and the session panel; the driver
+types and the observer sees it; the observer's keystrokes change nothing (UI and server);
+the driver runs the tests and both see the results; a swap flips who can type; time-up locks
+both and shows the rating dialog; both ratings are stored. Screenshots of the key moments go
+to ``test-output/<test name>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e_hub import start_hub
+
+pytestmark = [pytest.mark.hub, pytest.mark.browser]
+
+REPO = Path(__file__).resolve().parents[2]
+BUILT = REPO / "peerplatform_ext" / "labextension"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Short enough to wait out, long enough for two JupyterLabs to load on a busy 2-core machine.
+SESSION_S = 120
+PASSWORD = "correct-horse-42"
+DRIVER_MARK = "# typed-by-the-driver"
+NEW_DRIVER_MARK = "# typed-by-the-new-driver"
+
+
+@pytest.fixture(scope="module")
+def lab_hub(tmp_path_factory, redis_url, mongodb_uri):
+    if not (BUILT / "package.json").is_file():
+        pytest.fail(f"the JupyterLab extension is not built ({BUILT}): run `make` or "
+                    "`npm install && npm run build` in labextension/")
+    # the pair servers load this checkout's extension (whatever else the venv holds)
+    jpath = tmp_path_factory.mktemp("jupyter-path")
+    (jpath / "labextensions").mkdir()
+    (jpath / "labextensions" / "peerplatform-lab").symlink_to(BUILT)
+    extra = (
+        f"c.Spawner.environment = {{'JUPYTER_PATH': {str(jpath)!r}}}\n"
+        # no scheduled swap in the middle of the test: the learners swap by request
+        "c.Spawner.args = ['--PeerPlatformExtension.swap_at_fractions=[]']\n"
+    )
+    hub = start_hub(tmp_path_factory, redis_url, mongodb_uri, extra_config=extra,
+                    env={"PEERPLATFORM_SESSION_DURATION": str(SESSION_S)})
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def shots(request):
+    folder = REPO / "test-output" / request.node.name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def snap(page, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def sign_up_and_log_in(page, base: str, name: str) -> None:
+    page.goto(base + "hub/signup")
+    page.fill("#username_input", name)
+    page.fill("#password_input", PASSWORD)
+    page.fill("#password_confirmation_input", PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(base + "hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+    page.wait_for_url(re.compile(r".*/services/peerplatform/.*"), timeout=60_000)
+
+
+def use_platform_default_length(page) -> None:
+    """The lobby offers 30/45/60 minutes; drop the choice so the platform's (short, test)
+    default applies (``c.PeerPlatform.session_duration``)."""
+
+    def handle(route):
+        request = route.request
+        if request.method == "POST":
+            body = json.loads(request.post_data or "{}")
+            body.get("preferences", {}).pop("duration_minutes", None)
+            route.continue_(post_data=json.dumps(body))
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/services/peerplatform/api/waiting-room$"), handle)
+
+
+def cell_text(page, index: int) -> str:
+    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".cm-content").inner_text()
+
+
+def starter_index(page) -> int:
+    """Index of the challenge's starter (code) cell."""
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    for i in range(cells.count()):
+        if "jp-CodeCell" in (cells.nth(i).get_attribute("class") or ""):
+            return i
+    raise AssertionError("no code cell in the notebook")
+
+
+def type_in_cell(page, index: int, text: str) -> None:
+    editor = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(text, delay=15)
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # the page may be re-rendering
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def role_of(page) -> str:
+    return page.locator(".pp-RoleBadge").get_attribute("data-role")
+
+
+def server_notebook(context, base: str, server: str) -> str:
+    """The notebook as the server has it on disk (contents API, as a member)."""
+    resp = context.request.get(base.rstrip("/") + server + "api/contents/session.ipynb")
+    assert resp.ok, resp.status
+    return "".join("".join(c["source"]) for c in resp.json()["content"]["cells"])
+
+
+def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
+    from playwright.sync_api import expect, sync_playwright
+
+    base = lab_hub.url
+    tag = secrets.token_hex(3)
+    names = [f"ada-{tag}", f"bob-{tag}"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        pages = {}
+        try:
+            ctx = {n: browser.new_context(viewport={"width": 1400, "height": 900}) for n in names}
+            pages.update({n: ctx[n].new_page() for n in names})
+            refused = {n: [] for n in names}  # pair-server requests answered 403
+            kernel_sockets = {n: [] for n in names}
+            for n, page in pages.items():
+                page.set_default_timeout(30_000)
+                page.on("response", lambda r, n=n: refused[n].append(
+                    f"{r.request.method} {r.url}") if r.status == 403 and "/user/pp-pairs/" in r.url
+                    else None)
+                page.on("websocket", lambda ws, n=n: kernel_sockets[n].append(ws.url)
+                        if "/api/kernels/" in ws.url else None)
+            # -- sign up, log in, join the waiting room, see the progress, accept ------------
+            for n in names:
+                sign_up_and_log_in(pages[n], base, n)
+                use_platform_default_length(pages[n])
+                pages[n].click("#join")
+                expect(pages[n].locator("#status")).to_contain_text("waiting", ignore_case=True)
+            snap(pages[names[0]], shots, "01-waiting-room")
+            for n in names:
+                pages[n].locator("#accept-match").click(timeout=60_000)
+            expect(pages[names[0]].locator("#progress")).to_be_visible(timeout=60_000)
+            snap(pages[names[0]], shots, "02-progress")
+            # -- both land in JupyterLab on the pair server ----------------------------------
+            for n in names:
+                pages[n].wait_for_url(re.compile(r".*/user/pp-pairs/s-[a-z0-9]+/lab.*"),
+                                      timeout=150_000)
+            url = pages[names[0]].url
+            sid = re.search(r"/s-([a-z0-9]+)/", url).group(1)
+            server = f"/user/pp-pairs/s-{sid}/"
+            for n in names:
+                page = pages[n]
+                expect(page.locator("#peerplatform-session .pp-RoleBadge")).to_be_visible(
+                    timeout=90_000)
+                expect(page.locator(".pp-Challenge-title")).not_to_be_empty()
+                expect(page.locator("#peerplatform-timer .pp-Timer-time")).to_have_text(
+                    re.compile(r"^\d+:\d\d$"))
+                # the challenge statement cell and the starter cell, live in the notebook
+                expect(page.locator(".jp-Notebook .jp-MarkdownCell").first).to_be_visible(
+                    timeout=60_000)
+            roles = {n: role_of(pages[n]) for n in names}
+            assert sorted(roles.values()) == ["driver", "observer"], roles
+            driver = next(n for n in names if roles[n] == "driver")
+            observer = next(n for n in names if roles[n] == "observer")
+            d, o = pages[driver], pages[observer]
+            expect(d.locator(".pp-RoleBadge")).to_have_text("You are driving")
+            expect(o.locator(".pp-RoleBadge")).to_have_text("You are observing")
+            expect(o.locator(".pp-Partner")).to_contain_text(driver)
+            title = d.locator(".pp-Challenge-title").inner_text()
+            assert o.locator(".pp-Challenge-title").inner_text() == title
+            for page in (d, o):  # the statement cell of the notebook shows the same challenge
+                wait_until(lambda page=page: title in page.locator(
+                    ".jp-Notebook .jp-MarkdownCell").first.inner_text(), 30,
+                    "the statement cell")
+            # only the driver has the driver's controls
+            expect(d.locator("[data-pp-key=run-tests]")).to_be_visible()
+            expect(d.locator("[data-pp-key=another-challenge]")).to_be_visible()
+            assert o.locator("[data-pp-key=run-tests]").count() == 0
+            # voice: no voice module on this server yet → said clearly
+            expect(d.locator(".pp-VoiceState")).to_have_attribute(
+                "data-state", re.compile("unavailable|idle"))
+            snap(d, shots, "03-driver-landed")
+            snap(o, shots, "04-observer-landed")
+
+            # -- the driver types, the observer sees it --------------------------------------
+            si = starter_index(d)
+            assert starter_index(o) == si
+            type_in_cell(d, si, "\n" + DRIVER_MARK)
+            wait_until(lambda: DRIVER_MARK in cell_text(o, si), 20, "the observer to see the edit")
+            snap(o, shots, "05-observer-sees-driver-typing")
+
+            # -- the observer's keystrokes change nothing ------------------------------------
+            cells_before = o.locator(".jp-Notebook .jp-Cell").count()
+            type_in_cell(o, si, "OBSERVER-WAS-HERE")
+            o.keyboard.press("Escape")
+            for key in ("a", "b", "d", "d", "x", "m", "Shift+Enter", "Control+Enter"):
+                o.keyboard.press(key)
+            time.sleep(1.5)
+            assert "OBSERVER-WAS-HERE" not in cell_text(o, si)
+            assert o.locator(".jp-Notebook .jp-Cell").count() == cells_before
+            assert "OBSERVER-WAS-HERE" not in cell_text(d, si)
+            assert d.locator(".jp-Notebook .jp-Cell").count() == cells_before
+            # on the server: the saved notebook has the driver's edit, not the observer's
+            saved = wait_until(
+                lambda: (t := server_notebook(ctx[driver], base, server)) and DRIVER_MARK in t
+                and t, 20, "the driver's edit on disk")
+            assert "OBSERVER-WAS-HERE" not in saved
+            # the observer's UI never tried to start or connect a kernel, nor to save or
+            # change the notebook: nothing of that kind it asked the pair server was refused
+            # (JupyterLab's own layout saves, lab/api/workspaces, are refused and harmless)
+            assert o.locator(".pp-mod-readonly").count() >= 1
+            assert kernel_sockets[observer] == []
+            assert [r for r in refused[observer] if "/lab/api/workspaces/" not in r] == []
+            snap(o, shots, "06-observer-typing-ignored")
+
+            # -- the driver runs the tests, both see the result, per test --------------------
+            d.locator("[data-pp-key=run-tests]").click()
+            for page in (d, o):
+                expect(page.locator(".pp-TestSummary")).to_be_visible(timeout=60_000)
+            summary = d.locator(".pp-TestSummary").inner_text()
+            assert re.search(r"\d+/\d+ passed", summary), summary
+            wait_until(lambda: o.locator(".pp-TestSummary").inner_text() == summary, 10,
+                       "the observer to see the same result")
+            n_tests = d.locator(".pp-Test").count()
+            assert n_tests >= 1 and o.locator(".pp-Test").count() == n_tests
+            snap(d, shots, "07-driver-test-results")
+            snap(o, shots, "08-observer-test-results")
+
+            # -- a swap (asked by the observer, accepted by the driver) flips who can type ----
+            o.locator("[data-pp-key=swap-request]").click()
+            d.locator("[data-pp-key=swap-accept]").click(timeout=15_000)
+            expect(o.locator(".pp-RoleBadge")).to_have_text("You are driving", timeout=15_000)
+            expect(d.locator(".pp-RoleBadge")).to_have_text("You are observing", timeout=15_000)
+            wait_until(lambda: o.evaluate("document.body.dataset.ppEditable") == "true", 15,
+                       "the new driver's UI to unlock")
+            wait_until(lambda: d.evaluate("document.body.dataset.ppEditable") == "false", 15,
+                       "the new observer's UI to lock")
+            type_in_cell(o, si, "\n" + NEW_DRIVER_MARK)
+            wait_until(lambda: NEW_DRIVER_MARK in cell_text(d, si), 20,
+                       "the new observer to see the new driver's edit")
+            type_in_cell(d, si, "FORMER-DRIVER-WAS-HERE")
+            time.sleep(1.0)
+            assert "FORMER-DRIVER-WAS-HERE" not in cell_text(d, si)
+            assert "FORMER-DRIVER-WAS-HERE" not in cell_text(o, si)
+            expect(o.locator("[data-pp-key=run-tests]")).to_be_visible()
+            assert d.locator("[data-pp-key=run-tests]").count() == 0
+            snap(o, shots, "09-after-swap-new-driver")
+            snap(d, shots, "10-after-swap-new-observer")
+
+            # -- time-up: both locked, the rating dialog, both ratings stored ----------------
+            for page in (d, o):
+                expect(page.locator(".pp-RatingForm")).to_be_visible(timeout=(SESSION_S + 60) * 1000)
+                assert page.evaluate("document.body.dataset.ppEditable") == "false"
+                expect(page.locator("#peerplatform-timer .pp-Timer-time")).to_have_text("0:00")
+            snap(d, shots, "11-time-up-rating-dialog")
+            for page, scores in ((d, (4, 5, 3)), (o, (5, 4, 4))):
+                expect(page.locator(".jp-Dialog .jp-mod-accept")).to_be_disabled()
+                for (key, _), score in zip(
+                        (("communication", 0), ("collaboration", 0), ("problem_solving", 0)),
+                        scores):
+                    page.locator(f"label[for=pp-rating-{key}-{score}]").click()
+                page.locator("#pp-rating-comment").fill("Good session, thanks!")
+                page.locator(".jp-Dialog .jp-mod-accept").click()
+            for page in (d, o):
+                expect(page.locator(".pp-RatingState")).to_have_attribute(
+                    "data-state", "stored", timeout=15_000)
+                expect(page.locator(".pp-LobbyLink")).to_have_attribute(
+                    "href", "/services/peerplatform/")
+                # locked after the end: typing changes nothing
+                type_in_cell(page, si, "AFTER-THE-END")
+            time.sleep(1.0)
+            for page in (d, o):
+                assert "AFTER-THE-END" not in cell_text(page, si)
+            snap(o, shots, "12-rating-stored")
+
+            # the ratings are in the store: each rater reads back their own
+            for n, scores in ((driver, (4, 5, 3)), (observer, (5, 4, 4))):
+                resp = ctx[n].request.get(base + f"services/peerplatform/api/sessions/{sid}/rating")
+                assert resp.status == 200, resp.text()
+                got = resp.json()
+                assert (got["communication"], got["collaboration"], got["problem_solving"]) \
+                    == scores
+                assert got["comment"] == "Good session, thanks!"
+            # and the lobby link leads back to the lobby (by keyboard)
+            o.locator(".pp-LobbyLink").focus()
+            o.keyboard.press("Enter")
+            o.wait_for_url(re.compile(r".*/services/peerplatform/$"), timeout=30_000)
+            expect(o.locator("#join")).to_be_visible()
+        except Exception:
+            for n, page in pages.items():  # what each learner saw when it failed
+                try:
+                    snap(page, shots, f"failed-{n}")
+                except Exception:
+                    pass
+            raise
+        finally:
+            browser.close()
+    # the session ended on the server (time is up), and nobody can write any more
+    doc = _session_doc(mongodb_uri, lab_hub.mongodb_database, sid)
+    assert doc["state"] == "ended"
+    assert doc["outcome"]["reason"] == "time is up"
+    assert any(e.get("type") == "tests" for e in doc.get("events") or [])
+    assert [e for e in doc.get("events") or [] if e.get("type") == "swap"]
+
+
+def _session_doc(uri: str, database: str, sid: str) -> dict:
+    from pymongo import MongoClient
+
+    client = MongoClient(uri)
+    try:
+        return client[database]["sessions"].find_one({"_id": sid})
+    finally:
+        client.close()
+
+
+def test_lab_bridge_hands_the_service_token_to_same_origin_pages(lab_hub):
+    """A browser's fetch (``Sec-Fetch-Mode: cors``) to the service needs the service's XSRF
+    token; JupyterLab gets it from the ``lab-bridge`` page (a navigation needs none)."""
+    from hubuser import HubUser
+
+    user = HubUser(lab_hub.url, f"cy-{secrets.token_hex(3)}")
+    assert user.signup().status_code == 200 and user.login().status_code == 200
+    cors = {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin"}
+    me = user.url("services/peerplatform/api/me")
+    assert user.http.get(me, headers=cors, timeout=30).status_code == 403
+    page = user.http.get(user.url("services/peerplatform/lab-bridge"), timeout=30,
+                         headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"})
+    assert page.status_code == 200
+    assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
+    assert "<script" not in page.text
+    token = re.search(r'data-xsrf="([^"]+)"', page.text).group(1)
+    ok = user.http.get(me, headers={**cors, "X-XSRFToken": token}, timeout=30)
+    assert ok.status_code == 200 and ok.json()["user"] == user.name
+    bad = user.http.get(me, headers={**cors, "X-XSRFToken": token[:-4] + "AAAA"}, timeout=30)
+    assert bad.status_code == 403
+    # nobody logged in: the page sends the browser to log in, it never hands out a token
+    anon = HubUser(lab_hub.url, "nobody").http.get(
+        user.url("services/peerplatform/lab-bridge"), allow_redirects=False, timeout=30)
+    assert anon.status_code == 302 and "data-xsrf" not in anon.text
