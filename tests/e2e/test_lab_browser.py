@@ -281,7 +281,8 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
 
             # -- time-up: both locked, the rating dialog, both ratings stored ----------------
             for page in (d, o):
-                expect(page.locator(".pp-RatingForm")).to_be_visible(timeout=(SESSION_S + 60) * 1000)
+                expect(page.locator(".pp-RatingForm")).to_be_visible(
+                    timeout=(SESSION_S + 60) * 1000)
                 assert page.evaluate("document.body.dataset.ppEditable") == "false"
                 expect(page.locator("#peerplatform-timer .pp-Timer-time")).to_have_text("0:00")
             snap(d, shots, "11-time-up-rating-dialog")
