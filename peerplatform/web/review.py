@@ -17,7 +17,7 @@ from tornado import web
 
 from ..sessions.lifecycle import public_session
 from ..store.challenge_view import render_statement
-from ..store.ratings import public_rating
+from ..store.ratings import CRITERIA, public_rating
 from .base import APIHandler, PageHandler
 from .notebook_view import render_notebook
 from .rights import can_review, reviewed_cohorts
@@ -186,7 +186,15 @@ class ReviewPage(PageHandler):
     @web.authenticated
     async def get(self, session_id):
         doc = await reviewable(self, session_id)
-        self.render_page("review.html", title="Session review", r=await review_model(self, doc))
+        me = self.username
+        own = None
+        if me in doc["members"]:
+            rated = await self.platform.store.ratings.get(session_id, me)
+            own = public_rating(rated) if rated else {}
+        self.render_page("review.html", title="Session review", r=await review_model(self, doc),
+                         can_rate=own is not None and doc["state"] == "ended", own_rating=own or {},
+                         partner=next((m for m in doc["members"] if m != me), None),
+                         criteria=CRITERIA)
 
 
 SID = r"([a-z0-9]{1,32})"

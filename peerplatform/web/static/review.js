@@ -33,8 +33,32 @@
   }
   slider.addEventListener("input", draw);
   who.addEventListener("change", filter);
-  fetch(prefix + "api/review/sessions/" + box.dataset.session + "/replay", { credentials: "same-origin" })
+  const headers = { "X-XSRFToken": document.body.dataset.xsrf };  // same-origin fetches need it
+  fetch(prefix + "api/review/sessions/" + box.dataset.session + "/replay", { credentials: "same-origin", headers })
     .then((r) => r.json())
     .then((data) => { all = data.snapshots || []; filter(); box.dataset.ready = "1"; })
     .catch(() => { label.textContent = "the replay could not be loaded"; });
+
+  // Rating the partner (members of an ended session): POST once, then PUT within the window.
+  const form = document.getElementById("rate-form");
+  if (form) {
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const body = {};
+      for (const el of form.elements) {
+        if (!el.name) continue;
+        body[el.name] = el.name === "comment" ? el.value : Number(el.value);
+      }
+      fetch(prefix + "api/sessions/" + form.dataset.session + "/rating", {
+        method: form.dataset.method, credentials: "same-origin", body: JSON.stringify(body),
+        headers: { "X-XSRFToken": document.body.dataset.xsrf, "Content-Type": "application/json" },
+      }).then(async (r) => {
+        const json = await r.json().catch(() => ({}));
+        if (!r.ok) throw new Error(json.message || r.statusText);
+        form.dataset.method = "PUT";
+        document.getElementById("rate-submit").textContent = "Change my rating";
+        document.getElementById("rate-status").textContent = "Thank you: your rating was saved.";
+      }).catch((err) => { document.getElementById("rate-status").textContent = "Not saved: " + err.message; });
+    });
+  }
 })();
