@@ -11,7 +11,7 @@ from hubuser import EventListener, HubUser
 from peerplatform.store import Store
 
 #: Cohorts known to the Hub config when the test hub starts (their instructor roles exist).
-COHORTS = ["north", "south"]
+COHORTS = ["north", "south", "east"]
 #: The test hub's admin (PEERPLATFORM_ADMINS).
 ADMIN = "ppadmin"
 

@@ -28,7 +28,7 @@ def scene(hub):
     admin = HubUser(hub.url, ADMIN)
     admin.signup()
     assert admin.login().status_code == 200 and admin.open_lobby().status_code == 200
-    resp = admin.api("PUT", "cohorts/north", {"learners": [ra.name, rb.name], "instructors": [iv.name]})
+    resp = admin.api("PUT", "cohorts/east", {"learners": [ra.name, rb.name], "instructors": [iv.name]})
     assert resp.status_code == 200, resp.text
     sid = seed.session(hub, ra.name, rb.name, challenge={
         "slug": "sum-list", "title": "Sum a list", "difficulty": "easy", "tags": ["arrays"], "version": 1},

@@ -66,10 +66,12 @@ def world(hub):
     return dict(admin=admin, la=la, lb=lb, lc=lc, st=st, ot=ot, iv=iv, s=s, hub=hub)
 
 
-def listed(user, query=""):
+def listed(user, query="", among=None):
+    """Ids listed for ``user`` (only those of this module's sessions: other modules share the hub)."""
     resp = user.api("GET", "review/sessions" + (f"?{query}" if query else ""))
     assert resp.status_code == 200, resp.text
-    return {row["id"] for row in resp.json()["sessions"]}
+    ids = {row["id"] for row in resp.json()["sessions"]}
+    return ids & set(among) if among is not None else ids
 
 
 def test_who_sees_which_session(world):
@@ -102,6 +104,7 @@ def test_instructor_sees_cohort_profiles_only(world):
 
 def test_filters(world):
     s, iv, admin = world["s"], world["iv"], world["admin"]
+    listed = lambda user, query="": globals()["listed"](user, query, s.values())  # noqa: E731
     assert listed(iv, f"learner={world['lb'].name}") == {s["north"]}
     assert listed(iv, f"learner={world['st'].name}") == set()  # outside the instructor's rights
     assert listed(admin, f"learner={world['st'].name}") == {s["south"], s["none"]}
