@@ -241,6 +241,18 @@ class PeerPlatform(Configurable):
         (``peerplatform leaderboard rebuild``).""",
     ).tag(config=True)
 
+    @validate("leaderboard_prior_mean")
+    def _validate_prior_mean(self, proposal):
+        if not 1.0 <= proposal["value"] <= 5.0:
+            raise TraitError("leaderboard_prior_mean is on the rating scale: 1 to 5")
+        return proposal["value"]
+
+    @validate("leaderboard_prior_weight", "leaderboard_cohort_prior_weight")
+    def _validate_prior_weights(self, proposal):
+        if proposal["value"] < 0:
+            raise TraitError(f"{proposal['trait'].name} must not be negative")
+        return proposal["value"]
+
     leaderboard_prior_weight = Float(
         5.0,
         help="""Prior weight ``C`` of the leaderboards' Bayesian average, in ratings: how many
