@@ -40,9 +40,13 @@ async def synthetic_ratings(n_users: int, seed: int = 3):
     for u in range(n_users):
         base = rng.uniform(1.5, 5)
         for _ in range(rng.randint(1, 40)):
-            yield {"ratee": f"user{u:06d}", "scores": {
-                c: max(1, min(5, round(rng.gauss(base, 0.7))))
-                for c in ("communication", "collaboration", "problem_solving")}}
+            yield {
+                "ratee": f"user{u:06d}",
+                "scores": {
+                    c: max(1, min(5, round(rng.gauss(base, 0.7))))
+                    for c in ("communication", "collaboration", "problem_solving")
+                },
+            }
 
 
 async def fill_and_read(redis_url: str, users: int, reads: int) -> dict:
@@ -58,9 +62,11 @@ async def fill_and_read(redis_url: str, users: int, reads: int) -> dict:
     fill_s = time.perf_counter() - t
     timings = {"overall": [], "problem_solving": [], "cohort": []}
     for _ in range(reads):
-        for name, call in (("overall", lambda: board.top("overall", limit=100)),
-                           ("problem_solving", lambda: board.top("problem_solving", limit=100)),
-                           ("cohort", lambda: board.top("overall", cohort="cohort-7", limit=100))):
+        for name, call in (
+            ("overall", lambda: board.top("overall", limit=100)),
+            ("problem_solving", lambda: board.top("problem_solving", limit=100)),
+            ("cohort", lambda: board.top("overall", cohort="cohort-7", limit=100)),
+        ):
             t = time.perf_counter()
             rows = await call()
             timings[name].append((time.perf_counter() - t) * 1000)
@@ -73,8 +79,9 @@ def push_latency(redis_url: str, mongodb_uri: str, tmp: Path, n: int) -> list[fl
     import seed
     from hubproc import HubProcess
 
-    hub = HubProcess(tmp / "hub", redis_url=redis_url, mongodb_uri=mongodb_uri,
-                     mongodb_database="pp_bench_lb")
+    hub = HubProcess(
+        tmp / "hub", redis_url=redis_url, mongodb_uri=mongodb_uri, mongodb_database="pp_bench_lb"
+    )
     hub.start(timeout=120)
     try:
         rater, ratee, watcher = seed.users(hub, "rater", "ratee", "watcher")
@@ -84,10 +91,15 @@ def push_latency(redis_url: str, mongodb_uri: str, tmp: Path, n: int) -> list[fl
         out = []
         for i, sid in enumerate(sessions):
             sent = time.time()
-            resp = rater.api("POST", f"sessions/{sid}/rating",
-                             {"communication": 4, "collaboration": 5, "problem_solving": 3})
+            resp = rater.api(
+                "POST",
+                f"sessions/{sid}/rating",
+                {"communication": 4, "collaboration": 5, "problem_solving": 3},
+            )
             assert resp.status_code == 201, resp.text
-            ev = listener.wait_for_match(lambda e, k=i + 1: e.get("user") == ratee.name and e["n"] == k)
+            ev = listener.wait_for_match(
+                lambda e, k=i + 1: e.get("user") == ratee.name and e["n"] == k
+            )
             out.append((ev["_received"] - sent) * 1000)
         listener.close()
         return out

@@ -251,7 +251,8 @@ def cohort_command(args) -> int:
         print("set $JUPYTERHUB_API_TOKEN to a JupyterHub admin's API token", file=sys.stderr)
         return 2
     settings = load_settings(args.config)
-    api = args.hub_api or f"http://127.0.0.1:{os.environ.get('PEERPLATFORM_HUB_PORT', '8081')}/hub/api"
+    hub_port = os.environ.get("PEERPLATFORM_HUB_PORT", "8081")
+    api = args.hub_api or f"http://127.0.0.1:{hub_port}/hub/api"
 
     async def run():
         store = await connect(settings.mongodb_uri, settings.mongodb_database)

@@ -77,8 +77,16 @@ class CohortAdmin:
                     raise CohortError(f"no such user: {user}") from None
                 raise
 
-    async def apply(self, name: str, *, title: str | None = None, learners=(), instructors=(),
-                    remove_learners=(), remove_instructors=()) -> dict:
+    async def apply(
+        self,
+        name: str,
+        *,
+        title: str | None = None,
+        learners=(),
+        instructors=(),
+        remove_learners=(),
+        remove_instructors=(),
+    ) -> dict:
         if not isinstance(name, str) or not COHORT_RE.match(name) or name.endswith("-instructors"):
             raise CohortError("cohort names are 1-63 of [a-z0-9-], not ending in -instructors")
         for group in (learners, instructors, remove_learners, remove_instructors):
@@ -104,23 +112,33 @@ class CohortAdmin:
                 for user, old in previous.items():
                     await self.leaderboard.move(user, old, name)
         if remove_learners:
-            await self.hub.request("DELETE", f"/groups/{_q(name)}/users", {"users": list(remove_learners)})
+            await self.hub.request(
+                "DELETE", f"/groups/{_q(name)}/users", {"users": list(remove_learners)}
+            )
             await self.store.cohorts.remove_members(name, list(remove_learners))
             if self.leaderboard is not None:
                 for user in remove_learners:
                     await self.leaderboard.move(user, name, None)
         if instructors:
-            await self.hub.request("POST", f"/groups/{_q(instructors_group(name))}/users",
-                                   {"users": list(instructors)})
+            await self.hub.request(
+                "POST", f"/groups/{_q(instructors_group(name))}/users", {"users": list(instructors)}
+            )
             await self.store.cohorts.add_instructors(name, list(instructors))
         if remove_instructors:
-            await self.hub.request("DELETE", f"/groups/{_q(instructors_group(name))}/users",
-                                   {"users": list(remove_instructors)})
+            await self.hub.request(
+                "DELETE",
+                f"/groups/{_q(instructors_group(name))}/users",
+                {"users": list(remove_instructors)},
+            )
             await self.store.cohorts.remove_instructors(name, list(remove_instructors))
         if new_cohort:
             _write_cohort_names(self.data_dir, [*read_cohort_names(self.data_dir), name])
         doc = await self.store.cohorts.get(name)
-        return {"name": name, "title": doc.get("title"), "learners": doc.get("members", []),
-                "instructors": doc.get("instructors", []),
-                # the Hub defines the instructors' role when it starts
-                "hub_restart_needed": new_cohort}
+        return {
+            "name": name,
+            "title": doc.get("title"),
+            "learners": doc.get("members", []),
+            "instructors": doc.get("instructors", []),
+            # the Hub defines the instructors' role when it starts
+            "hub_restart_needed": new_cohort,
+        }

@@ -41,16 +41,24 @@ class Scoring:
 
     @classmethod
     def from_settings(cls, settings) -> Scoring:
-        return cls(settings.leaderboard_prior_mean, settings.leaderboard_prior_weight,
-                   settings.leaderboard_cohort_min_ratings, settings.leaderboard_cohort_prior_weight)
+        return cls(
+            settings.leaderboard_prior_mean,
+            settings.leaderboard_prior_weight,
+            settings.leaderboard_cohort_min_ratings,
+            settings.leaderboard_cohort_prior_weight,
+        )
 
     def bayes(self, total: float, n: int) -> float:
         return (self.prior_weight * self.prior_mean + total) / (self.prior_weight + n)
 
     def describe(self) -> dict:
-        return {"method": "bayesian-average", "prior_mean": self.prior_mean,
-                "prior_weight": self.prior_weight, "cohort_min_ratings": self.cohort_min_ratings,
-                "cohort_prior_weight": self.cohort_prior_weight}
+        return {
+            "method": "bayesian-average",
+            "prior_mean": self.prior_mean,
+            "prior_weight": self.prior_weight,
+            "cohort_min_ratings": self.cohort_min_ratings,
+            "cohort_prior_weight": self.cohort_prior_weight,
+        }
 
 
 def _ranked(pairs, extra: dict, offset: int = 0, above: int = 0) -> list[dict]:
@@ -62,7 +70,9 @@ def _ranked(pairs, extra: dict, offset: int = 0, above: int = 0) -> list[dict]:
         if rounded != last:
             rank = (above + 1) if i == 0 else offset + i + 1
             last = rounded
-        rows.append({"rank": rank, "user": member, "score": round(float(score), 3), **extra.get(member, {})})
+        rows.append(
+            {"rank": rank, "user": member, "score": round(float(score), 3), **extra.get(member, {})}
+        )
     for row in rows:  # visible ties
         row["tied"] = sum(1 for r in rows if r["rank"] == row["rank"]) > 1
     return rows
@@ -81,16 +91,34 @@ class Leaderboard:
         differences) to ``ratee``'s entries; publishes and returns the change."""
         cohort = cohort or ""
         s = self.scoring
-        ks = [keys.stats(ratee), *(keys.board(b) for b in keys.BOARDS),
-              *(keys.cohort_board(cohort, b) for b in keys.BOARDS),
-              keys.cohort_stats(cohort), keys.COHORTS]
-        out = await self._apply(keys=ks, args=[
-            ratee, cohort, dn, *(int(deltas.get(c, 0)) for c in CRITERIA),
-            s.prior_mean, s.prior_weight, s.cohort_min_ratings, s.cohort_prior_weight])
+        ks = [
+            keys.stats(ratee),
+            *(keys.board(b) for b in keys.BOARDS),
+            *(keys.cohort_board(cohort, b) for b in keys.BOARDS),
+            keys.cohort_stats(cohort),
+            keys.COHORTS,
+        ]
+        out = await self._apply(
+            keys=ks,
+            args=[
+                ratee,
+                cohort,
+                dn,
+                *(int(deltas.get(c, 0)) for c in CRITERIA),
+                s.prior_mean,
+                s.prior_weight,
+                s.cohort_min_ratings,
+                s.cohort_prior_weight,
+            ],
+        )
         n, *scores, cohort_score, counted = out
         change = {
-            "type": "leaderboard", "at": time.time(), "user": ratee, "cohort": cohort or None,
-            "n": int(n), "scores": {b: round(float(v), 3) for b, v in zip(keys.BOARDS, scores)},
+            "type": "leaderboard",
+            "at": time.time(),
+            "user": ratee,
+            "cohort": cohort or None,
+            "n": int(n),
+            "scores": {b: round(float(v), 3) for b, v in zip(keys.BOARDS, scores, strict=True)},
             "cohort_score": round(float(cohort_score), 3) if cohort_score else None,
             "cohort_counted": int(counted),
         }
@@ -116,7 +144,7 @@ class Leaderboard:
         values = [s.bayes(sum(crit) / 3, n), *(s.bayes(v, n) for v in crit)]
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.stats(user), "cohort", new or "")
-        for b, v in zip(keys.BOARDS, values):
+        for b, v in zip(keys.BOARDS, values, strict=True):
             if old:
                 pipe.zrem(keys.cohort_board(old, b), user)
             if new:
@@ -133,7 +161,9 @@ class Leaderboard:
             cstats = await self.redis.hgetall(keys.cohort_stats(cohort))
             cn = int(cstats.get("n", 0))
             if cn > 0:
-                score = (s.cohort_prior_weight * s.prior_mean + float(cstats["sum"])) / (s.cohort_prior_weight + cn)
+                score = (s.cohort_prior_weight * s.prior_mean + float(cstats["sum"])) / (
+                    s.cohort_prior_weight + cn
+                )
                 await self.redis.zadd(keys.COHORTS, {cohort: score})
             else:
                 await self.redis.zrem(keys.COHORTS, cohort)
@@ -157,9 +187,12 @@ class Leaderboard:
         for user, (n, *crit) in sums.items():
             cohort = memberships.get(user, "")
             values = [s.bayes(sum(crit) / 3, n), *(s.bayes(v, n) for v in crit)]
-            stats[user] = {"n": n, "cohort": cohort,
-                           **{f"s:{c}": v for c, v in zip(CRITERIA, crit)}}
-            for b, v in zip(keys.BOARDS, values):
+            stats[user] = {
+                "n": n,
+                "cohort": cohort,
+                **{f"s:{c}": v for c, v in zip(CRITERIA, crit, strict=True)},
+            }
+            for b, v in zip(keys.BOARDS, values, strict=True):
                 boards.setdefault(keys.board(b), {})[user] = v
                 if cohort:
                     boards.setdefault(keys.cohort_board(cohort, b), {})[user] = v
@@ -168,17 +201,22 @@ class Leaderboard:
         old = [k async for k in self.redis.scan_iter(match=keys.PATTERN, count=1000)]
         pipe = self.redis.pipeline(transaction=True)
         for i in range(0, len(old), 1000):
-            pipe.unlink(*old[i:i + 1000])
+            pipe.unlink(*old[i : i + 1000])
         for key, members in boards.items():
             items = list(members.items())
             for i in range(0, len(items), 5000):
-                pipe.zadd(key, dict(items[i:i + 5000]))
+                pipe.zadd(key, dict(items[i : i + 5000]))
         for user, fields in stats.items():
             pipe.hset(keys.stats(user), mapping=fields)
         for cohort, values in cohort_scores.items():
             pipe.hset(keys.cohort_stats(cohort), mapping={"n": len(values), "sum": sum(values)})
-            pipe.zadd(keys.COHORTS, {cohort: (s.cohort_prior_weight * s.prior_mean + sum(values))
-                                     / (s.cohort_prior_weight + len(values))})
+            pipe.zadd(
+                keys.COHORTS,
+                {
+                    cohort: (s.cohort_prior_weight * s.prior_mean + sum(values))
+                    / (s.cohort_prior_weight + len(values))
+                },
+            )
         pipe.set(keys.BUILT, str(time.time()))
         await pipe.execute()
         await self.redis.publish(keys.UPDATES, json.dumps({"type": "rebuilt", "at": time.time()}))
@@ -189,7 +227,9 @@ class Leaderboard:
 
     # -- reads -----------------------------------------------------------------------------
 
-    async def top(self, board: str = "overall", cohort: str | None = None, limit: int = 100) -> list[dict]:
+    async def top(
+        self, board: str = "overall", cohort: str | None = None, limit: int = 100
+    ) -> list[dict]:
         if board not in keys.BOARDS:
             raise ValueError(f"board must be one of {', '.join(keys.BOARDS)}")
         key = keys.cohort_board(cohort, board) if cohort else keys.board(board)
@@ -198,7 +238,7 @@ class Leaderboard:
         for member, _ in pairs:
             pipe.hget(keys.stats(member), "n")
         counts = await pipe.execute()
-        extra = {m: {"n": int(c or 0)} for (m, _), c in zip(pairs, counts)}
+        extra = {m: {"n": int(c or 0)} for (m, _), c in zip(pairs, counts, strict=True)}
         return _ranked(pairs, extra)
 
     async def cohorts(self, limit: int = 100) -> list[dict]:
@@ -207,7 +247,9 @@ class Leaderboard:
         for cohort, _ in pairs:
             pipe.hget(keys.cohort_stats(cohort), "n")
         counts = await pipe.execute()
-        rows = _ranked(pairs, {c: {"members_counted": int(n or 0)} for (c, _), n in zip(pairs, counts)})
+        counted = {c: {"members_counted": int(n or 0)}
+                   for (c, _), n in zip(pairs, counts, strict=True)}
+        rows = _ranked(pairs, counted)
         for row in rows:
             row["cohort"] = row.pop("user")
         return rows
@@ -219,6 +261,12 @@ class Leaderboard:
         n = int(stats["n"])
         crit = [float(stats[f"s:{c}"]) for c in CRITERIA]
         s = self.scoring
-        return {"user": user, "n": n, "cohort": stats.get("cohort") or None,
-                "scores": {"overall": round(s.bayes(sum(crit) / 3, n), 3),
-                           **{c: round(s.bayes(v, n), 3) for c, v in zip(CRITERIA, crit)}}}
+        return {
+            "user": user,
+            "n": n,
+            "cohort": stats.get("cohort") or None,
+            "scores": {
+                "overall": round(s.bayes(sum(crit) / 3, n), 3),
+                **{c: round(s.bayes(v, n), 3) for c, v in zip(CRITERIA, crit, strict=True)},
+            },
+        }

@@ -34,9 +34,13 @@ class CohortStore:
 
     async def ensure(self, name: str, title: str | None = None) -> dict:
         if not COHORT_RE.match(name):
-            raise ValueError(f"cohort name {name!r}: use 1-63 of [a-z0-9-], starting with a letter or digit")
-        update = {"$setOnInsert": {"members": [], "instructors": []},
-                  "$set": {"updated_at": utcnow()}}
+            raise ValueError(
+                f"cohort name {name!r}: use 1-63 of [a-z0-9-], starting with a letter or digit"
+            )
+        update = {
+            "$setOnInsert": {"members": [], "instructors": []},
+            "$set": {"updated_at": utcnow()},
+        }
         if title is not None:
             update["$set"]["title"] = title
         else:
@@ -53,23 +57,34 @@ class CohortStore:
     async def add_members(self, name: str, users: list[str]) -> list[str]:
         """Put ``users`` in cohort ``name``, taking them out of any other cohort; returns the
         cohorts they left."""
-        left = await self.collection.distinct("_id", {"members": {"$in": users}, "_id": {"$ne": name}})
-        await self.collection.update_many({"_id": {"$ne": name}}, {"$pull": {"members": {"$in": users}}})
-        await self.collection.update_one({"_id": name}, {"$addToSet": {"members": {"$each": users}},
-                                                          "$set": {"updated_at": utcnow()}})
+        left = await self.collection.distinct(
+            "_id", {"members": {"$in": users}, "_id": {"$ne": name}}
+        )
+        await self.collection.update_many(
+            {"_id": {"$ne": name}}, {"$pull": {"members": {"$in": users}}}
+        )
+        await self.collection.update_one(
+            {"_id": name},
+            {"$addToSet": {"members": {"$each": users}}, "$set": {"updated_at": utcnow()}},
+        )
         return left
 
     async def remove_members(self, name: str, users: list[str]) -> None:
-        await self.collection.update_one({"_id": name}, {"$pull": {"members": {"$in": users}},
-                                                          "$set": {"updated_at": utcnow()}})
+        await self.collection.update_one(
+            {"_id": name}, {"$pull": {"members": {"$in": users}}, "$set": {"updated_at": utcnow()}}
+        )
 
     async def add_instructors(self, name: str, users: list[str]) -> None:
-        await self.collection.update_one({"_id": name}, {"$addToSet": {"instructors": {"$each": users}},
-                                                          "$set": {"updated_at": utcnow()}})
+        await self.collection.update_one(
+            {"_id": name},
+            {"$addToSet": {"instructors": {"$each": users}}, "$set": {"updated_at": utcnow()}},
+        )
 
     async def remove_instructors(self, name: str, users: list[str]) -> None:
-        await self.collection.update_one({"_id": name}, {"$pull": {"instructors": {"$in": users}},
-                                                          "$set": {"updated_at": utcnow()}})
+        await self.collection.update_one(
+            {"_id": name},
+            {"$pull": {"instructors": {"$in": users}}, "$set": {"updated_at": utcnow()}},
+        )
 
     async def cohort_of(self, user: str) -> str | None:
         doc = await self.collection.find_one({"members": user}, {"_id": 1})

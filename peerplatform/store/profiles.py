@@ -32,7 +32,6 @@ import unicodedata
 from datetime import datetime, timezone
 
 from bson import Binary
-
 from pymongo import WriteConcern
 from pymongo.errors import DuplicateKeyError
 
@@ -83,7 +82,8 @@ def validate_profile(body: dict) -> dict:
     return out
 
 
-def reencode_picture(data: bytes, *, max_pixels: int = 40_000_000, size: int = 512) -> tuple[bytes, str, int, int]:
+def reencode_picture(data: bytes, *, max_pixels: int = 40_000_000,
+                     size: int = 512) -> tuple[bytes, str, int, int]:
     """Decode an uploaded image and re-encode it: PNG when it has transparency, else JPEG,
     at most ``size`` px on a side, orientation applied, every metadata block dropped.
 
@@ -103,7 +103,8 @@ def reencode_picture(data: bytes, *, max_pixels: int = 40_000_000, size: int = 5
         with Image.open(io.BytesIO(data)) as img:
             img.load()  # full decode: catches truncated data verify() lets through
             img = ImageOps.exif_transpose(img)
-            has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+            has_alpha = img.mode in ("RGBA", "LA", "PA") or (
+                img.mode == "P" and "transparency" in img.info)
             img = img.convert("RGBA" if has_alpha else "RGB")
             img.thumbnail((size, size))
             clean = Image.new(img.mode, img.size)  # a fresh image carries no info/exif/icc
@@ -165,14 +166,16 @@ class ProfileStore:
         """The learner's details (empty strings for what they never filled in)."""
         doc = await self.collection.find_one({"_id": user}) or {}
         return {"_id": user, **{f: doc.get(f, "") for f in FIELDS},
-                "picture_etag": doc.get("picture_etag"), "updated_at": doc.get("details_updated_at")}
+                "picture_etag": doc.get("picture_etag"),
+                "updated_at": doc.get("details_updated_at")}
 
     async def update_details(self, user: str, fields: dict) -> dict:
         await self.collection.update_one(
             {"_id": user}, {"$set": {**fields, "details_updated_at": utcnow()}}, upsert=True)
         return await self.details(user)
 
-    async def set_picture(self, user: str, data: bytes, content_type: str, width: int, height: int) -> str:
+    async def set_picture(self, user: str, data: bytes, content_type: str, width: int,
+                          height: int) -> str:
         etag = hashlib.sha256(data).hexdigest()[:32]
         now = utcnow()
         await self.pictures.replace_one(
@@ -180,8 +183,8 @@ class ProfileStore:
             {"_id": user, "data": Binary(data), "content_type": content_type, "etag": etag,
              "width": width, "height": height, "updated_at": now},
             upsert=True)
-        await self.collection.update_one({"_id": user}, {"$set": {"picture_etag": etag, "details_updated_at": now}},
-                                         upsert=True)
+        await self.collection.update_one(
+            {"_id": user}, {"$set": {"picture_etag": etag, "details_updated_at": now}}, upsert=True)
         return etag
 
     async def get_picture(self, user: str) -> dict | None:
@@ -189,4 +192,5 @@ class ProfileStore:
 
     async def delete_picture(self, user: str) -> None:
         await self.pictures.delete_one({"_id": user})
-        await self.collection.update_one({"_id": user}, {"$set": {"picture_etag": None, "details_updated_at": utcnow()}})
+        await self.collection.update_one(
+            {"_id": user}, {"$set": {"picture_etag": None, "details_updated_at": utcnow()}})

@@ -105,8 +105,17 @@ class RatingStore:
     def rating_id(session_id: str, rater: str) -> str:
         return f"{session_id}:{rater}"
 
-    async def create(self, *, session_id: str, rater: str, ratee: str, scores: dict,
-                     comment: str = "", edit_window_s: int, now: datetime | None = None) -> dict:
+    async def create(
+        self,
+        *,
+        session_id: str,
+        rater: str,
+        ratee: str,
+        scores: dict,
+        comment: str = "",
+        edit_window_s: int,
+        now: datetime | None = None,
+    ) -> dict:
         now = now or utcnow()
         doc = {
             "_id": self.rating_id(session_id, rater),
@@ -128,8 +137,15 @@ class RatingStore:
     async def get(self, session_id: str, rater: str) -> dict | None:
         return await self.collection.find_one({"_id": self.rating_id(session_id, rater)})
 
-    async def edit(self, session_id: str, rater: str, *, scores: dict,
-                   comment: str | None = None, now: datetime | None = None) -> tuple[dict, dict]:
+    async def edit(
+        self,
+        session_id: str,
+        rater: str,
+        *,
+        scores: dict,
+        comment: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[dict, dict]:
         """Change a rating inside its edit window; returns (before, after).
 
         One conditional update, so an edit racing the window's end either lands before it or

@@ -41,10 +41,19 @@ class SnapshotStore:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("session_id", ASCENDING), ("t", ASCENDING)])
 
-    async def add(self, session_id: str, *, t: float, by: str | None, cells: list[dict],
-                  final: bool = False) -> None:
-        await self.collection.insert_one({"session_id": session_id, "t": round(float(t), 2),
-                                          "at": utcnow(), "by": by, "cells": cells, "final": final})
+    async def add(
+        self, session_id: str, *, t: float, by: str | None, cells: list[dict], final: bool = False
+    ) -> None:
+        await self.collection.insert_one(
+            {
+                "session_id": session_id,
+                "t": round(float(t), 2),
+                "at": utcnow(),
+                "by": by,
+                "cells": cells,
+                "final": final,
+            }
+        )
 
     async def for_session(self, session_id: str) -> list[dict]:
         cursor = self.collection.find({"session_id": session_id}, {"_id": 0}).sort("t", ASCENDING)

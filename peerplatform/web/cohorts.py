@@ -25,9 +25,19 @@ class CohortAdminHandler(APIHandler):
     async def get(self, name=None):
         self._admin_only()
         docs = await self.platform.store.cohorts.all()
-        self.write_json({"cohorts": [{"name": d["_id"], "title": d.get("title"),
-                                      "learners": d.get("members", []),
-                                      "instructors": d.get("instructors", [])} for d in docs]})
+        self.write_json(
+            {
+                "cohorts": [
+                    {
+                        "name": d["_id"],
+                        "title": d.get("title"),
+                        "learners": d.get("members", []),
+                        "instructors": d.get("instructors", []),
+                    }
+                    for d in docs
+                ]
+            }
+        )
 
     @web.authenticated
     async def put(self, name):
@@ -39,15 +49,21 @@ class CohortAdminHandler(APIHandler):
         for key in FIELDS - {"title"}:
             if not isinstance(body.get(key, []), list):
                 raise web.HTTPError(400, f"{key} must be a list of user names")
-        admin = CohortAdmin(hub=self.platform.sessions.hub, store=self.platform.store,
-                            leaderboard=self.platform.leaderboard,
-                            data_dir=self.platform.settings.data_dir)
+        admin = CohortAdmin(
+            hub=self.platform.sessions.hub,
+            store=self.platform.store,
+            leaderboard=self.platform.leaderboard,
+            data_dir=self.platform.settings.data_dir,
+        )
         try:
-            result = await admin.apply(name, title=body.get("title"),
-                                       learners=body.get("learners", []),
-                                       instructors=body.get("instructors", []),
-                                       remove_learners=body.get("remove_learners", []),
-                                       remove_instructors=body.get("remove_instructors", []))
+            result = await admin.apply(
+                name,
+                title=body.get("title"),
+                learners=body.get("learners", []),
+                instructors=body.get("instructors", []),
+                remove_learners=body.get("remove_learners", []),
+                remove_instructors=body.get("remove_instructors", []),
+            )
         except CohortError as e:
             raise web.HTTPError(400, str(e)) from None
         except HubAPIError as e:

@@ -26,7 +26,9 @@ PARTS = ("sessions", "tags", "ratings")
 
 async def dashboard_data(platform, user: str) -> dict:
     store = platform.store
-    cursor = store.sessions.collection.find({"members": user, "state": "ended"}).sort("created_at", ASCENDING)
+    cursor = store.sessions.collection.find({"members": user, "state": "ended"}).sort(
+        "created_at", ASCENDING
+    )
     sessions = []
     tags: dict[str, dict] = {}
     weeks: OrderedDict[str, list[int]] = OrderedDict()
@@ -39,14 +41,21 @@ async def dashboard_data(platform, user: str) -> dict:
         when = doc.get("created_at")
         partner = next((m for m in doc["members"] if m != user), "")
         rating = received.get(doc["_id"])
-        sessions.append({
-            "date": when.strftime("%Y-%m-%d") if when else "", "session": doc["_id"],
-            "partner": partner, "challenge": ch.get("title") or "", "slug": ch.get("slug") or "",
-            "tags": ch.get("tags") or [], "outcome": outcome,
-            "tests_passed": tests.get("passed"), "tests_total": tests.get("total"),
-            "solved_in_time": solved,
-            **{f"rated_{c}": (rating or {}).get("scores", {}).get(c) for c in CRITERIA},
-        })
+        sessions.append(
+            {
+                "date": when.strftime("%Y-%m-%d") if when else "",
+                "session": doc["_id"],
+                "partner": partner,
+                "challenge": ch.get("title") or "",
+                "slug": ch.get("slug") or "",
+                "tags": ch.get("tags") or [],
+                "outcome": outcome,
+                "tests_passed": tests.get("passed"),
+                "tests_total": tests.get("total"),
+                "solved_in_time": solved,
+                **{f"rated_{c}": (rating or {}).get("scores", {}).get(c) for c in CRITERIA},
+            }
+        )
         if when:
             week = when.strftime("%G-W%V")
             counts = weeks.setdefault(week, [0, 0])
@@ -58,13 +67,23 @@ async def dashboard_data(platform, user: str) -> dict:
             t["solved"] += int(solved)
     for t in tags.values():
         t["solve_rate"] = round(t["solved"] / t["attempted"], 3) if t["attempted"] else 0.0
-    ratings = [{"date": r["created_at"].strftime("%Y-%m-%d"), "session": r["session_id"],
-                "from": r["rater"], **r["scores"]} for r in received.values()]
+    ratings = [
+        {
+            "date": r["created_at"].strftime("%Y-%m-%d"),
+            "session": r["session_id"],
+            "from": r["rater"],
+            **r["scores"],
+        }
+        for r in received.values()
+    ]
     ratings.sort(key=lambda r: r["date"])
     return {
         "user": user,
-        "totals": {"sessions": len(sessions), "solved": sum(s["solved_in_time"] for s in sessions),
-                   "ratings_received": len(ratings)},
+        "totals": {
+            "sessions": len(sessions),
+            "solved": sum(s["solved_in_time"] for s in sessions),
+            "ratings_received": len(ratings),
+        },
         "sessions": sessions,
         "weeks": [{"week": w, "sessions": c[0], "solved": c[1]} for w, c in weeks.items()],
         "tags": sorted(tags.values(), key=lambda t: (-t["attempted"], t["tag"])),
@@ -74,19 +93,32 @@ async def dashboard_data(platform, user: str) -> dict:
 
 def rolling(values: list[float], k: int = 3) -> list[float]:
     """Mean of the last ``k`` values at each point: a trend, not single-session noise."""
-    return [sum(values[max(0, i - k + 1):i + 1]) / len(values[max(0, i - k + 1):i + 1])
-            for i in range(len(values))]
+    return [
+        sum(values[max(0, i - k + 1) : i + 1]) / len(values[max(0, i - k + 1) : i + 1])
+        for i in range(len(values))
+    ]
 
 
 def charts(data: dict) -> dict:
     return {
-        "weeks": bar_chart("chart-weeks", "Sessions per week (dark: solved)",
-                           [(w["week"], w["sessions"], w["solved"]) for w in data["weeks"]]),
-        "tags": bar_chart("chart-tags", "Challenges by tag: attempted (dark: solved)",
-                          [(t["tag"], t["attempted"], t["solved"]) for t in data["tags"]]),
-        "ratings": line_chart("chart-ratings", "Peer ratings received (mean of the last 3)",
-                              {c.replace("_", " "): rolling([float(r[c]) for r in data["ratings"]])
-                               for c in CRITERIA}),
+        "weeks": bar_chart(
+            "chart-weeks",
+            "Sessions per week (dark: solved)",
+            [(w["week"], w["sessions"], w["solved"]) for w in data["weeks"]],
+        ),
+        "tags": bar_chart(
+            "chart-tags",
+            "Challenges by tag: attempted (dark: solved)",
+            [(t["tag"], t["attempted"], t["solved"]) for t in data["tags"]],
+        ),
+        "ratings": line_chart(
+            "chart-ratings",
+            "Peer ratings received (mean of the last 3)",
+            {
+                c.replace("_", " "): rolling([float(r[c]) for r in data["ratings"]])
+                for c in CRITERIA
+            },
+        ),
     }
 
 
@@ -136,9 +168,18 @@ class DashboardPage(PageHandler):
         user = await _allowed_user(self, user)
         data = await dashboard_data(self.platform, user)
         own = user == self.username
-        self.render_page("dashboard.html", title="Dashboard", d=data, charts=charts(data),
-                         csv_base=self.settings["service_prefix"] + "api/dashboard"
-                         + ("" if own else "/" + user) + "/csv", own=own, criteria=CRITERIA)
+        self.render_page(
+            "dashboard.html",
+            title="Dashboard",
+            d=data,
+            charts=charts(data),
+            csv_base=self.settings["service_prefix"]
+            + "api/dashboard"
+            + ("" if own else "/" + user)
+            + "/csv",
+            own=own,
+            criteria=CRITERIA,
+        )
 
 
 USER = r"([^/]{1,128})"

@@ -36,16 +36,25 @@ class LeaderboardAPIHandler(APIHandler):
     async def get(self):
         board, cohort, limit = _board_args(self)
         lb = self.platform.leaderboard
-        self.write_json({"board": board, "cohort": cohort,
-                         "rows": await lb.top(board, cohort, limit),
-                         "scoring": lb.scoring.describe()})
+        self.write_json(
+            {
+                "board": board,
+                "cohort": cohort,
+                "rows": await lb.top(board, cohort, limit),
+                "scoring": lb.scoring.describe(),
+            }
+        )
 
 
 class CohortBoardAPIHandler(APIHandler):
     @web.authenticated
     async def get(self):
-        self.write_json({"rows": await self.platform.leaderboard.cohorts(),
-                         "scoring": self.platform.leaderboard.scoring.describe()})
+        self.write_json(
+            {
+                "rows": await self.platform.leaderboard.cohorts(),
+                "scoring": self.platform.leaderboard.scoring.describe(),
+            }
+        )
 
 
 class LeaderboardEventsHandler(EventsHandler):
@@ -59,9 +68,17 @@ class LeaderboardPage(PageHandler):
         board, cohort, _ = _board_args(self)
         lb = self.platform.leaderboard
         cohorts = [c["_id"] for c in await self.platform.store.cohorts.all()]
-        self.render_page("leaderboard.html", title="Leaderboards", board=board, cohort=cohort,
-                         boards=keys.BOARDS, cohorts=cohorts, rows=await lb.top(board, cohort),
-                         cohort_rows=await lb.cohorts(), scoring=lb.scoring)
+        self.render_page(
+            "leaderboard.html",
+            title="Leaderboards",
+            board=board,
+            cohort=cohort,
+            boards=keys.BOARDS,
+            cohorts=cohorts,
+            rows=await lb.top(board, cohort),
+            cohort_rows=await lb.cohorts(),
+            scoring=lb.scoring,
+        )
 
 
 def default_handlers(prefix: str):

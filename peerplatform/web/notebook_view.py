@@ -36,8 +36,11 @@ def _output(out: dict) -> str:
     if kind == "stream":
         return _pre(_text(out.get("text")), "stream")
     if kind == "error":
-        return _pre("\n".join(_text(line) for line in out.get("traceback") or [])
-                    or f"{out.get('ename')}: {out.get('evalue')}", "error")
+        return _pre(
+            "\n".join(_text(line) for line in out.get("traceback") or [])
+            or f"{out.get('ename')}: {out.get('evalue')}",
+            "error",
+        )
     data = out.get("data") or {}
     for mime in ("image/png", "image/jpeg"):
         if mime in data:

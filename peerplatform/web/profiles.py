@@ -35,7 +35,9 @@ async def profile_model(platform, user: str, *, full: bool) -> dict:
     return {
         "user": user,
         **{f: doc.get(f, "") for f in fields},
-        "cohort": {"name": cohort["_id"], "title": cohort.get("title") or cohort["_id"]} if cohort else None,
+        "cohort": {"name": cohort["_id"], "title": cohort.get("title") or cohort["_id"]}
+        if cohort
+        else None,
         "picture": bool(doc.get("picture_etag")),
         "picture_etag": doc.get("picture_etag"),
         "updated_at": doc.get("updated_at"),
@@ -107,9 +109,19 @@ class PictureUploadHandler(APIHandler):
             clean, out_type, width, height = await asyncio.to_thread(reencode_picture, data)
         except InvalidPicture as e:
             raise web.HTTPError(400, str(e)) from None
-        etag = await self.platform.store.profiles.set_picture(self.username, clean, out_type, width, height)
-        self.write_json({"picture": True, "picture_etag": etag, "content_type": out_type,
-                         "width": width, "height": height, "bytes": len(clean)})
+        etag = await self.platform.store.profiles.set_picture(
+            self.username, clean, out_type, width, height
+        )
+        self.write_json(
+            {
+                "picture": True,
+                "picture_etag": etag,
+                "content_type": out_type,
+                "width": width,
+                "height": height,
+                "bytes": len(clean),
+            }
+        )
 
     @web.authenticated
     async def delete(self):
@@ -137,7 +149,9 @@ class PictureHandler(APIHandler):
         self.set_header("Content-Type", pic["content_type"])
         self.set_header("Cache-Control", "private, max-age=300")
         self.set_header("ETag", etag)
-        self.set_header("Content-Disposition", f'inline; filename="{user}.{pic["content_type"].split("/")[1]}"')
+        self.set_header(
+            "Content-Disposition", f'inline; filename="{user}.{pic["content_type"].split("/")[1]}"'
+        )
         if self.request.headers.get("If-None-Match") == etag:
             self.set_status(304)
             self.finish()
@@ -152,8 +166,14 @@ class OwnProfilePage(PageHandler):
     @web.authenticated
     async def get(self):
         model = await profile_model(self.platform, self.username, full=True)
-        self.render_page("profile.html", title="Your profile", profile=model, own=True,
-                         fields=FIELDS, max_picture=self.platform.settings.picture_max_bytes)
+        self.render_page(
+            "profile.html",
+            title="Your profile",
+            profile=model,
+            own=True,
+            fields=FIELDS,
+            max_picture=self.platform.settings.picture_max_bytes,
+        )
 
 
 class ProfilePage(PageHandler):
@@ -162,8 +182,14 @@ class ProfilePage(PageHandler):
         if not await may_view(self, user):
             raise web.HTTPError(404, "no such profile")
         model = await profile_model(self.platform, user, full=user == self.username)
-        self.render_page("profile.html", title=f"{user} · profile", profile=model,
-                         own=user == self.username, fields=FIELDS, max_picture=0)
+        self.render_page(
+            "profile.html",
+            title=f"{user} · profile",
+            profile=model,
+            own=user == self.username,
+            fields=FIELDS,
+            max_picture=0,
+        )
 
 
 USER = r"([^/]{1,128})"

@@ -61,12 +61,18 @@ class RatingHandler(APIHandler):
         session = await self._session(session_id)
         body = self._body(partial=False)
         if session["state"] != "ended":
-            raise web.HTTPError(409, f"the session is {session['state']}; rate it once it has ended")
+            raise web.HTTPError(
+                409, f"the session is {session['state']}; rate it once it has ended"
+            )
         ratee = next(m for m in session["members"] if m != self.username)
         try:
             doc = await self.platform.store.ratings.create(
-                session_id=session_id, rater=self.username, ratee=ratee, scores=body["scores"],
-                comment=body["comment"], edit_window_s=self.platform.settings.rating_edit_window,
+                session_id=session_id,
+                rater=self.username,
+                ratee=ratee,
+                scores=body["scores"],
+                comment=body["comment"],
+                edit_window_s=self.platform.settings.rating_edit_window,
             )
         except DuplicateRating:
             raise web.HTTPError(409, "you already rated this session; PUT changes it") from None
@@ -79,7 +85,8 @@ class RatingHandler(APIHandler):
         body = self._body(partial=True)
         try:
             before, after = await self.platform.store.ratings.edit(
-                session_id, self.username, scores=body["scores"], comment=body.get("comment"))
+                session_id, self.username, scores=body["scores"], comment=body.get("comment")
+            )
         except KeyError:
             raise web.HTTPError(404, "you have not rated this session") from None
         except EditWindowClosed as e:

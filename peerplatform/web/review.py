@@ -1,7 +1,7 @@
 """Session review: learners see their own sessions, instructors their cohorts', admins all.
 
-``GET api/review/sessions?learner=&from=YYYY-MM-DD&to=YYYY-MM-DD&challenge=<slug>&tag=&outcome=passed|failed|none``
-lists what the caller may see; ``GET api/review/sessions/<id>`` gives one (challenge, final
+``GET api/review/sessions?learner=&from=YYYY-MM-DD&to=YYYY-MM-DD&challenge=<slug>&tag=``
+``&outcome=passed|failed|none`` lists what the caller may see; ``GET api/review/sessions/<id>`` gives one (challenge, final
 notebook rendered safe, test runs, role swaps, both ratings with comments) and
 ``GET api/review/sessions/<id>/replay`` its snapshots. Anything else is 404, as if the
 session did not exist. Pages: ``review`` and ``review/<id>``.
@@ -83,18 +83,29 @@ def parse_filters(handler) -> dict:
     if outcome:
         if outcome not in OUTCOMES:
             raise web.HTTPError(400, f"outcome must be one of {', '.join(OUTCOMES)}")
-        query["outcome.tests.status"] = {"passed": "passed", "failed": {"$nin": ["passed", None]},
-                                         "none": None}[outcome]
+        query["outcome.tests.status"] = {
+            "passed": "passed",
+            "failed": {"$nin": ["passed", None]},
+            "none": None,
+        }[outcome]
     return query
 
 
 def row(doc: dict) -> dict:
     ch = doc.get("challenge") or {}
     tests = (doc.get("outcome") or {}).get("tests") or {}
-    return {"id": doc["_id"], "members": doc["members"], "state": doc["state"],
-            "created_at": doc.get("created_at"), "challenge": ch.get("title"),
-            "slug": ch.get("slug"), "tags": ch.get("tags") or [], "outcome": outcome_of(doc),
-            "passed": tests.get("passed"), "total": tests.get("total")}
+    return {
+        "id": doc["_id"],
+        "members": doc["members"],
+        "state": doc["state"],
+        "created_at": doc.get("created_at"),
+        "challenge": ch.get("title"),
+        "slug": ch.get("slug"),
+        "tags": ch.get("tags") or [],
+        "outcome": outcome_of(doc),
+        "passed": tests.get("passed"),
+        "total": tests.get("total"),
+    }
 
 
 async def list_sessions(handler, limit: int = 200) -> list[dict]:
@@ -110,7 +121,9 @@ async def list_sessions(handler, limit: int = 200) -> list[dict]:
 
 async def reviewable(handler, session_id: str) -> dict:
     doc = await handler.platform.store.sessions.get(session_id)
-    if doc is None or not await can_review(handler.platform.store, handler.current_user, doc["members"]):
+    if doc is None or not await can_review(
+        handler.platform.store, handler.current_user, doc["members"]
+    ):
         raise web.HTTPError(404, "no such session")
     return doc
 
@@ -134,11 +147,29 @@ async def review_model(handler, doc: dict) -> dict:
         "statement_html": statement_html,
         "outcome": outcome_of(doc),
         "final_tests": outcome.get("tests"),
-        "test_runs": [{"at": e.get("at"), "by": e.get("by"), "final": e.get("final"),
-                       **{k: (e.get("result") or {}).get(k) for k in ("status", "passed", "failed", "total")}}
-                      for e in events if e.get("type") == "tests"],
-        "swaps": [{"at": e.get("at"), "driver": e.get("driver"), "observer": e.get("observer"),
-                   "reason": e.get("reason")} for e in events if e.get("type") == "swap"],
+        "test_runs": [
+            {
+                "at": e.get("at"),
+                "by": e.get("by"),
+                "final": e.get("final"),
+                **{
+                    k: (e.get("result") or {}).get(k)
+                    for k in ("status", "passed", "failed", "total")
+                },
+            }
+            for e in events
+            if e.get("type") == "tests"
+        ],
+        "swaps": [
+            {
+                "at": e.get("at"),
+                "driver": e.get("driver"),
+                "observer": e.get("observer"),
+                "reason": e.get("reason"),
+            }
+            for e in events
+            if e.get("type") == "swap"
+        ],
         "ratings": [public_rating(r) for r in await store.ratings.for_session(doc["_id"])],
         "notebook": render_notebook(outcome.get("notebook_json")),
     }
@@ -161,9 +192,21 @@ class ReplayHandler(APIHandler):
     async def get(self, session_id):
         doc = await reviewable(self, session_id)
         snaps = await self.platform.store.snapshots.for_session(session_id)
-        self.write_json({"session": session_id, "members": doc["members"],
-                         "snapshots": [{"t": s["t"], "by": s.get("by"), "final": s.get("final", False),
-                                        "cells": s["cells"]} for s in snaps]})
+        self.write_json(
+            {
+                "session": session_id,
+                "members": doc["members"],
+                "snapshots": [
+                    {
+                        "t": s["t"],
+                        "by": s.get("by"),
+                        "final": s.get("final", False),
+                        "cells": s["cells"],
+                    }
+                    for s in snaps
+                ],
+            }
+        )
 
 
 class ReviewListPage(PageHandler):
@@ -171,17 +214,25 @@ class ReviewListPage(PageHandler):
     async def get(self):
         sessions = await list_sessions(self)
         cohorts = reviewed_cohorts(self.current_user)
-        self.render_page("review_list.html", title="Sessions", sessions=sessions,
-                         instructor=cohorts is None or bool(cohorts),
-                         args={k: self.get_argument(k, "") for k in
-                               ("learner", "from", "to", "challenge", "tag", "outcome")},
-                         outcomes=OUTCOMES)
+        self.render_page(
+            "review_list.html",
+            title="Sessions",
+            sessions=sessions,
+            instructor=cohorts is None or bool(cohorts),
+            args={
+                k: self.get_argument(k, "")
+                for k in ("learner", "from", "to", "challenge", "tag", "outcome")
+            },
+            outcomes=OUTCOMES,
+        )
 
 
 class ReviewPage(PageHandler):
     # review pages show output images as data: URLs (validated base64, see notebook_view)
-    csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-           "frame-ancestors 'self'")
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'self'"
+    )
 
     @web.authenticated
     async def get(self, session_id):
@@ -191,10 +242,15 @@ class ReviewPage(PageHandler):
         if me in doc["members"]:
             rated = await self.platform.store.ratings.get(session_id, me)
             own = public_rating(rated) if rated else {}
-        self.render_page("review.html", title="Session review", r=await review_model(self, doc),
-                         can_rate=own is not None and doc["state"] == "ended", own_rating=own or {},
-                         partner=next((m for m in doc["members"] if m != me), None),
-                         criteria=CRITERIA)
+        self.render_page(
+            "review.html",
+            title="Session review",
+            r=await review_model(self, doc),
+            can_rate=own is not None and doc["state"] == "ended",
+            own_rating=own or {},
+            partner=next((m for m in doc["members"] if m != me), None),
+            criteria=CRITERIA,
+        )
 
 
 SID = r"([a-z0-9]{1,32})"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from hubproc import HubProcess
-
 from seed import ADMIN, COHORTS
 
 HERE = Path(__file__).resolve().parent
@@ -23,9 +22,13 @@ _started: list[HubProcess] = []
 def hub(tmp_path_factory, redis_url, mongodb_uri):
     data = tmp_path_factory.mktemp("hub")
     (data / "cohorts.json").write_text(json.dumps(COHORTS))
-    h = HubProcess(data, redis_url=redis_url, mongodb_uri=mongodb_uri,
-                   mongodb_database="pp_comm_" + secrets.token_hex(4),
-                   env={"PEERPLATFORM_ADMINS": ADMIN})
+    h = HubProcess(
+        data,
+        redis_url=redis_url,
+        mongodb_uri=mongodb_uri,
+        mongodb_database="pp_comm_" + secrets.token_hex(4),
+        env={"PEERPLATFORM_ADMINS": ADMIN},
+    )
     _started.append(h)
     try:
         h.start()

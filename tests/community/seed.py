@@ -29,17 +29,34 @@ def run(coro_fn):
     return lambda hub: asyncio.run(main(hub))
 
 
-def session(hub, a: str, b: str, state: str = "ended", outcome: dict | None = None,
-            challenge: dict | None = None, events: list | None = None) -> str:
+def session(
+    hub,
+    a: str,
+    b: str,
+    state: str = "ended",
+    outcome: dict | None = None,
+    challenge: dict | None = None,
+    events: list | None = None,
+) -> str:
     """A session of ``a`` (driver) and ``b`` taken through the real state machine to ``state``."""
 
     async def go(store):
-        doc = await store.sessions.create(members=[a, b], driver=a, observer=b,
-                                          server_owner="pp-pairs", duration_s=600,
-                                          challenge=challenge)
+        doc = await store.sessions.create(
+            members=[a, b],
+            driver=a,
+            observer=b,
+            server_owner="pp-pairs",
+            duration_s=600,
+            challenge=challenge,
+        )
         sid = doc["_id"]
-        path = {"pending": [], "spawning": ["spawning"], "active": ["spawning", "active"],
-                "ended": ["spawning", "active", "ended"], "failed": ["spawning", "failed"]}[state]
+        path = {
+            "pending": [],
+            "spawning": ["spawning"],
+            "active": ["spawning", "active"],
+            "ended": ["spawning", "active", "ended"],
+            "failed": ["spawning", "failed"],
+        }[state]
         for step in path:
             await store.sessions.transition(sid, step, reason="seeded by a test")
         for event in events or []:
@@ -69,8 +86,9 @@ class StreamListener(EventListener):
         import threading
 
         self.events = []
-        self._resp = user.http.get(user.url(f"services/peerplatform/api/{path}"), stream=True,
-                                   timeout=(10, 300))
+        self._resp = user.http.get(
+            user.url(f"services/peerplatform/api/{path}"), stream=True, timeout=(10, 300)
+        )
         assert self._resp.status_code == 200, self._resp.text
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()

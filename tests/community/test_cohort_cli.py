@@ -16,10 +16,19 @@ pytestmark = pytest.mark.hub
 
 
 def run_cli(hub, *args, token):
-    env = dict(hub.env, JUPYTERHUB_API_TOKEN=token, JUPYTERHUB_API_URL=hub.api_url,
-               PYTHONPATH=os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "peerplatform", "cohort", *args, "--config",
-                           str(hub.config)], env=env, capture_output=True, text=True, timeout=120)
+    env = dict(
+        hub.env,
+        JUPYTERHUB_API_TOKEN=token,
+        JUPYTERHUB_API_URL=hub.api_url,
+        PYTHONPATH=os.environ.get("PYTHONPATH", ""),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "peerplatform", "cohort", *args, "--config", str(hub.config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +38,12 @@ def admin_token(hub):
     assert admin.login().status_code == 200
     # the admin makes an API token for themself, as on the Hub's token page
     admin.http.get(admin.url("hub/token"), timeout=30)
-    resp = admin.http.post(hub.api_url + f"/users/{ADMIN}/tokens", json={"note": "cohort cli test"},
-                           headers={"X-XSRFToken": admin.http.cookies.get("_xsrf", path="/hub/") or ""},
-                           timeout=30)
+    resp = admin.http.post(
+        hub.api_url + f"/users/{ADMIN}/tokens",
+        json={"note": "cohort cli test"},
+        headers={"X-XSRFToken": admin.http.cookies.get("_xsrf", path="/hub/") or ""},
+        timeout=30,
+    )
     assert resp.status_code in (200, 201), resp.text
     return resp.json()["token"]
 
@@ -41,10 +53,25 @@ def test_cli_assigns_learners_and_instructors(hub, admin_token):
     ins = HubUser(hub.url, "cli-ins-" + la.name.split("-")[-1])
     assert ins.signup().status_code == 200 and ins.login().status_code == 200
     sid = seed.session(hub, la.name, lb.name)
-    assert lb.api("POST", f"sessions/{sid}/rating", {"communication": 5, "collaboration": 5,
-                                                     "problem_solving": 5}).status_code == 201
-    out = run_cli(hub, "south", "--title", "South College", "--learners", la.name,
-                  "--instructors", ins.name, token=admin_token)
+    assert (
+        lb.api(
+            "POST",
+            f"sessions/{sid}/rating",
+            {"communication": 5, "collaboration": 5, "problem_solving": 5},
+        ).status_code
+        == 201
+    )
+    out = run_cli(
+        hub,
+        "south",
+        "--title",
+        "South College",
+        "--learners",
+        la.name,
+        "--instructors",
+        ins.name,
+        token=admin_token,
+    )
     assert out.returncode == 0, out.stderr
     assert "1 learners" in out.stdout or "learners" in out.stdout
     group = hub.hub_api("GET", "/groups/south").json()
@@ -62,7 +89,9 @@ def test_cli_assigns_learners_and_instructors(hub, admin_token):
     out = run_cli(hub, "north", "--learners", la.name, token=admin_token)
     assert out.returncode == 0, out.stderr
     assert la.name not in hub.hub_api("GET", "/groups/south").json()["users"]
-    assert la.name not in {r["user"] for r in la.api("GET", "leaderboard?cohort=south").json()["rows"]}
+    assert la.name not in {
+        r["user"] for r in la.api("GET", "leaderboard?cohort=south").json()["rows"]
+    }
     # and the instructor of south no longer sees her sessions
     assert ins2.api("GET", f"review/sessions/{sid}").status_code == 404
 
@@ -75,6 +104,11 @@ def test_cli_refuses_bad_input_and_changes_nothing(hub, admin_token):
     assert "nobody-here" not in hub.hub_api("GET", "/groups/south").json()["users"]
     env = dict(hub.env, PYTHONPATH=os.environ.get("PYTHONPATH", ""))
     env.pop("JUPYTERHUB_API_TOKEN", None)
-    out = subprocess.run([sys.executable, "-m", "peerplatform", "cohort", "south"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "peerplatform", "cohort", "south"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "JUPYTERHUB_API_TOKEN" in out.stderr

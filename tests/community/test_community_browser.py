@@ -28,20 +28,43 @@ def scene(hub):
     admin = HubUser(hub.url, ADMIN)
     admin.signup()
     assert admin.login().status_code == 200 and admin.open_lobby().status_code == 200
-    resp = admin.api("PUT", "cohorts/east", {"learners": [ra.name, rb.name], "instructors": [iv.name]})
+    resp = admin.api(
+        "PUT", "cohorts/east", {"learners": [ra.name, rb.name], "instructors": [iv.name]}
+    )
     assert resp.status_code == 200, resp.text
-    sid = seed.session(hub, ra.name, rb.name, challenge={
-        "slug": "sum-list", "title": "Sum a list", "difficulty": "easy", "tags": ["arrays"], "version": 1},
-        outcome={"tests": {"status": "passed", "passed": 2, "failed": 0, "total": 2}})
+    sid = seed.session(
+        hub,
+        ra.name,
+        rb.name,
+        challenge={
+            "slug": "sum-list",
+            "title": "Sum a list",
+            "difficulty": "easy",
+            "tags": ["arrays"],
+            "version": 1,
+        },
+        outcome={"tests": {"status": "passed", "passed": 2, "failed": 0, "total": 2}},
+    )
 
     async def snapshots(store):
         # what the pair server writes while the notebook changes (see test_pair_replay_snapshots)
         for k in range(STEPS):
             by = ra.name if k < STEPS // 2 else rb.name
-            await store.snapshots.add(sid, t=2.0 * k, by=by, final=k == STEPS - 1, cells=[
-                {"cell_type": "markdown", "source": "# Sum a list"},
-                {"cell_type": "code", "source": "def total(xs):\n" + "".join(
-                    f"    # step {i}\n" for i in range(k + 1)) + "    return sum(xs)"}])
+            await store.snapshots.add(
+                sid,
+                t=2.0 * k,
+                by=by,
+                final=k == STEPS - 1,
+                cells=[
+                    {"cell_type": "markdown", "source": "# Sum a list"},
+                    {
+                        "cell_type": "code",
+                        "source": "def total(xs):\n"
+                        + "".join(f"    # step {i}\n" for i in range(k + 1))
+                        + "    return sum(xs)",
+                    },
+                ],
+            )
 
     seed.run(snapshots)(hub)
     return dict(ra=ra, rb=rb, watcher=watcher, iv=iv, sid=sid, hub=hub)
@@ -66,8 +89,11 @@ def test_live_leaderboard_and_replay_in_chromium(scene):
     ra, rb = scene["ra"], scene["rb"]
     base = hub.url + "services/peerplatform/"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu"],
+        )
         try:
             # -- a third learner keeps the leaderboard open --------------------------------
             board = login(browser, hub, scene["watcher"])
@@ -120,10 +146,15 @@ def test_live_leaderboard_and_replay_in_chromium(scene):
             # per participant: only ra's edits (the first half)
             page.select_option("#replay-who", ra.name)
             assert f"by {ra.name}" in page.inner_text("#replay-time")
-            assert f"step {middle - 1}" in cells.inner_text() and f"step {middle}" not in cells.inner_text()
+            assert (
+                f"step {middle - 1}" in cells.inner_text()
+                and f"step {middle}" not in cells.inner_text()
+            )
             # both ratings and comments are on the page, as text
             ratings = page.inner_text("#ratings")
-            assert f"Thanks {rb.name} <b>!</b>" in ratings and f"Thanks {ra.name} <b>!</b>" in ratings
+            assert (
+                f"Thanks {rb.name} <b>!</b>" in ratings and f"Thanks {ra.name} <b>!</b>" in ratings
+            )
             page.screenshot(path=str(SHOTS / "5-review-ratings.png"), full_page=True)
         finally:
             browser.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -55,7 +54,9 @@ def test_members_rate_each_other_once_after_the_end(hub, trio):
     error(rating_of(ann, sid, "POST", {**GOOD, "communication": 1}), 409)
     assert stored(hub, sid, ann.name)["scores"]["communication"] == 4
     # the partner rates too: the ratee is the other member
-    resp = rating_of(ben, sid, "POST", {"communication": 2, "collaboration": 2, "problem_solving": 2})
+    resp = rating_of(
+        ben, sid, "POST", {"communication": 2, "collaboration": 2, "problem_solving": 2}
+    )
     assert resp.status_code == 201 and resp.json()["ratee"] == ann.name
     assert resp.json()["comment"] == ""
 
@@ -77,18 +78,21 @@ def test_strangers_and_unknown_sessions_get_404(hub, trio):
     assert stored(hub, sid, cat.name) is None
 
 
-@pytest.mark.parametrize("body, says", [
-    ({"communication": 4, "collaboration": 5}, "problem_solving is required"),
-    ({**GOOD, "communication": 0}, "communication"),
-    ({**GOOD, "communication": 6}, "communication"),
-    ({**GOOD, "collaboration": True}, "collaboration"),
-    ({**GOOD, "collaboration": 4.0}, "collaboration"),
-    ({**GOOD, "problem_solving": "4"}, "problem_solving"),
-    ({**GOOD, "problem_solving": None}, "problem_solving"),
-    ({**GOOD, "comment": "x" * 1001}, "1000"),
-    ({**GOOD, "comment": ["x"]}, "comment"),
-    ({**GOOD, "stars": 5}, "stars"),
-])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ({"communication": 4, "collaboration": 5}, "problem_solving is required"),
+        ({**GOOD, "communication": 0}, "communication"),
+        ({**GOOD, "communication": 6}, "communication"),
+        ({**GOOD, "collaboration": True}, "collaboration"),
+        ({**GOOD, "collaboration": 4.0}, "collaboration"),
+        ({**GOOD, "problem_solving": "4"}, "problem_solving"),
+        ({**GOOD, "problem_solving": None}, "problem_solving"),
+        ({**GOOD, "comment": "x" * 1001}, "1000"),
+        ({**GOOD, "comment": ["x"]}, "comment"),
+        ({**GOOD, "stars": 5}, "stars"),
+    ],
+)
 def test_bad_bodies_are_400_and_store_nothing(hub, trio, body, says):
     ann, ben, _ = trio
     sid = seed.session(hub, ann.name, ben.name)
@@ -99,11 +103,20 @@ def test_bad_bodies_are_400_and_store_nothing(hub, trio, body, says):
 def test_malformed_oversized_and_forged_requests(hub, trio):
     ann, ben, _ = trio
     sid = seed.session(hub, ann.name, ben.name)
-    error(rating_of(ann, sid, "POST", raw=b"{nope", headers={"Content-Type": "application/json"}), 400)
-    error(rating_of(ann, sid, "POST", raw=b"[1]", headers={"Content-Type": "application/json"}), 400)
+    error(
+        rating_of(ann, sid, "POST", raw=b"{nope", headers={"Content-Type": "application/json"}), 400
+    )
+    error(
+        rating_of(ann, sid, "POST", raw=b"[1]", headers={"Content-Type": "application/json"}), 400
+    )
     error(rating_of(ann, sid, "POST", raw=b"", headers={"Content-Type": "application/json"}), 400)
     big = b'{"communication": 4, "comment": "' + b"x" * 70_000 + b'"}'
-    assert rating_of(ann, sid, "POST", raw=big, headers={"Content-Type": "application/json"}).status_code == 413
+    assert (
+        rating_of(
+            ann, sid, "POST", raw=big, headers={"Content-Type": "application/json"}
+        ).status_code
+        == 413
+    )
     # a cookie-authenticated write without the XSRF token is refused
     assert rating_of(ann, sid, "POST", GOOD, headers={"X-XSRFToken": "forged"}).status_code == 403
     assert stored(hub, sid, ann.name) is None
@@ -117,7 +130,11 @@ def test_edit_within_the_window_then_403(hub, trio):
     resp = rating_of(ann, sid, "PUT", {"communication": 2, "comment": "better: <b>kind</b>"})
     assert resp.status_code == 200, resp.text
     got = resp.json()
-    assert (got["communication"], got["collaboration"], got["comment"]) == (2, 5, "better: <b>kind</b>")
+    assert (got["communication"], got["collaboration"], got["comment"]) == (
+        2,
+        5,
+        "better: <b>kind</b>",
+    )
     error(rating_of(ann, sid, "PUT", {"communication": 9}), 400)
     error(rating_of(ann, sid, "PUT", {}), 400)
     assert stored(hub, sid, ann.name)["scores"]["communication"] == 2
@@ -126,7 +143,9 @@ def test_edit_within_the_window_then_403(hub, trio):
     async def expire(store):
         doc = await store.ratings.get(sid, ann.name)
         await store.ratings.collection.update_one(
-            {"_id": doc["_id"]}, {"$set": {"editable_until": doc["created_at"] - timedelta(seconds=1)}})
+            {"_id": doc["_id"]},
+            {"$set": {"editable_until": doc["created_at"] - timedelta(seconds=1)}},
+        )
 
     seed.run(expire)(hub)
     assert "edit window" in error(rating_of(ann, sid, "PUT", {"communication": 5}), 403)
@@ -139,8 +158,13 @@ def test_anonymous_calls_are_refused(hub, trio):
     ann, ben, _ = trio
     sid = seed.session(hub, ann.name, ben.name)
     for method in ("GET", "POST", "PUT"):
-        resp = requests.request(method, hub.url + f"services/peerplatform/api/sessions/{sid}/rating",
-                                json=GOOD, timeout=10, allow_redirects=False)
+        resp = requests.request(
+            method,
+            hub.url + f"services/peerplatform/api/sessions/{sid}/rating",
+            json=GOOD,
+            timeout=10,
+            allow_redirects=False,
+        )
         assert resp.status_code == 403
 
 

@@ -22,7 +22,9 @@ def people(hub):
 
 
 def png_with_metadata(size=(64, 48), alpha=False) -> bytes:
-    img = Image.new("RGBA" if alpha else "RGB", size, (200, 30, 30, 128) if alpha else (200, 30, 30))
+    img = Image.new(
+        "RGBA" if alpha else "RGB", size, (200, 30, 30, 128) if alpha else (200, 30, 30)
+    )
     info = PngImagePlugin.PngInfo()
     info.add_text("Author", "secret-author-name")
     info.add_text("GPS", "51.75,-1.25")
@@ -48,8 +50,17 @@ def upload(user, data: bytes, ctype: str):
 def test_own_profile_edit_and_read_back(people):
     pia = people[0]
     assert pia.api("GET", "profile").json()["first_name"] == ""
-    resp = pia.api("PUT", "profile", {"first_name": " Pia ", "last_name": "Quinn", "city": "Lyon",
-                                       "country": "France", "bio": "Likes\ngraphs."})
+    resp = pia.api(
+        "PUT",
+        "profile",
+        {
+            "first_name": " Pia ",
+            "last_name": "Quinn",
+            "city": "Lyon",
+            "country": "France",
+            "bio": "Likes\ngraphs.",
+        },
+    )
     assert resp.status_code == 200, resp.text
     got = pia.api("GET", "profile").json()
     assert (got["first_name"], got["city"], got["bio"]) == ("Pia", "Lyon", "Likes\ngraphs.")
@@ -57,15 +68,18 @@ def test_own_profile_edit_and_read_back(people):
     assert pia.api("PUT", "profile", {"country": "FR"}).json()["first_name"] == "Pia"
 
 
-@pytest.mark.parametrize("body, says", [
-    ({"first_name": "x" * 61}, "60"),
-    ({"bio": "x" * 2001}, "2000"),
-    ({"first_name": 7}, "string"),
-    ({"city": "a\x00b"}, "control"),
-    ({"last_name": "a\nb"}, "control"),
-    ({"email": "x@y"}, "email"),
-    ({}, "nothing to change"),
-])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ({"first_name": "x" * 61}, "60"),
+        ({"bio": "x" * 2001}, "2000"),
+        ({"first_name": 7}, "string"),
+        ({"city": "a\x00b"}, "control"),
+        ({"last_name": "a\nb"}, "control"),
+        ({"email": "x@y"}, "email"),
+        ({}, "nothing to change"),
+    ],
+)
 def test_bad_profile_edits_are_400_and_change_nothing(people, body, says):
     raj = people[1]
     before = raj.api("GET", "profile").json()
@@ -81,7 +95,10 @@ def test_partners_see_the_public_part_strangers_nothing(people):
     assert public["first_name"] == "Pia" and "city" not in public
     assert pia.api("GET", f"profiles/{pia.name}").json()["city"] == "Lyon"
     assert sam.api("GET", f"profiles/{pia.name}").status_code == 404
-    assert sam.http.get(sam.url(f"services/peerplatform/profile/{pia.name}"), timeout=30).status_code == 404
+    assert (
+        sam.http.get(sam.url(f"services/peerplatform/profile/{pia.name}"), timeout=30).status_code
+        == 404
+    )
     page = raj.http.get(raj.url(f"services/peerplatform/profile/{pia.name}"), timeout=30)
     assert page.status_code == 200 and "Pia" in page.text and "Lyon" not in page.text
 
@@ -104,7 +121,9 @@ def test_picture_is_reencoded_without_metadata(people):
     resp = upload(pia, png_with_metadata(), "image/png")
     assert resp.status_code == 200, resp.text
     assert resp.json()["content_type"] == "image/jpeg"  # no transparency: JPEG
-    pic = raj.http.get(raj.url(f"services/peerplatform/api/profiles/{pia.name}/picture"), timeout=30)
+    pic = raj.http.get(
+        raj.url(f"services/peerplatform/api/profiles/{pia.name}/picture"), timeout=30
+    )
     assert pic.status_code == 200
     assert pic.headers["Content-Type"] == "image/jpeg"
     assert pic.headers["X-Content-Type-Options"] == "nosniff"
@@ -121,12 +140,20 @@ def test_picture_is_reencoded_without_metadata(people):
 
 def test_transparent_png_stays_png_and_exif_jpeg_is_rotated_and_scrubbed(people):
     pia = people[0]
-    assert upload(pia, png_with_metadata(alpha=True), "image/png").json()["content_type"] == "image/png"
+    assert (
+        upload(pia, png_with_metadata(alpha=True), "image/png").json()["content_type"]
+        == "image/png"
+    )
     resp = upload(pia, jpeg_with_exif(), "image/jpeg")
     assert resp.status_code == 200
     got = resp.json()
-    assert got["height"] == 512 and got["width"] in (341, 342)  # rotated by its orientation, scaled to 512
-    pic = pia.http.get(pia.url(f"services/peerplatform/api/profiles/{pia.name}/picture"), timeout=30)
+    assert got["height"] == 512 and got["width"] in (
+        341,
+        342,
+    )  # rotated by its orientation, scaled to 512
+    pic = pia.http.get(
+        pia.url(f"services/peerplatform/api/profiles/{pia.name}/picture"), timeout=30
+    )
     assert b"SecretCam" not in pic.content
     assert not Image.open(io.BytesIO(pic.content)).getexif()
 
@@ -152,8 +179,12 @@ def test_oversized_fake_and_wrong_type_pictures_are_refused(hub, people):
     assert upload(raj, b"", "image/png").status_code == 400
     assert raj.api("GET", "profile").json()["picture_etag"] == before
     # without the XSRF header a cookie upload is refused
-    resp = raj.api("PUT", "profile/picture", raw=png_with_metadata(),
-                   headers={"Content-Type": "image/png", "X-XSRFToken": "forged"})
+    resp = raj.api(
+        "PUT",
+        "profile/picture",
+        raw=png_with_metadata(),
+        headers={"Content-Type": "image/png", "X-XSRFToken": "forged"},
+    )
     assert resp.status_code == 403
     assert raj.api("DELETE", "profile/picture").json() == {"picture": False}
     assert raj.api("GET", f"profiles/{raj.name}/picture").status_code == 404
@@ -162,8 +193,12 @@ def test_oversized_fake_and_wrong_type_pictures_are_refused(hub, people):
 def test_anonymous_is_refused(hub, people):
     import requests
 
-    for method, path in (("GET", "api/profile"), ("PUT", "api/profile/picture"),
-                         ("GET", f"api/profiles/{people[0].name}")):
-        resp = requests.request(method, hub.url + "services/peerplatform/" + path, timeout=10,
-                                allow_redirects=False)
+    for method, path in (
+        ("GET", "api/profile"),
+        ("PUT", "api/profile/picture"),
+        ("GET", f"api/profiles/{people[0].name}"),
+    ):
+        resp = requests.request(
+            method, hub.url + "services/peerplatform/" + path, timeout=10, allow_redirects=False
+        )
         assert resp.status_code == 403, path

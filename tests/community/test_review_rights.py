@@ -14,15 +14,37 @@ from seed import ADMIN
 pytestmark = pytest.mark.hub
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-NOTEBOOK = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-    {"cell_type": "markdown", "metadata": {}, "source": "# Title\n" + XSS},
-    {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "print('<b>hi</b>')",
-     "outputs": [{"output_type": "stream", "name": "stdout", "text": "<b>hi</b>\n"},
-                 {"output_type": "display_data", "metadata": {},
-                  "data": {"text/html": XSS + "<p>kept</p>", "text/plain": "x"}}]},
-]})
-CHALLENGE = {"slug": "two-sum", "title": "Two sum", "difficulty": "easy",
-             "tags": ["hash-map", "arrays"], "version": 1}
+NOTEBOOK = json.dumps(
+    {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# Title\n" + XSS},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 1,
+                "source": "print('<b>hi</b>')",
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": "<b>hi</b>\n"},
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"text/html": XSS + "<p>kept</p>", "text/plain": "x"},
+                    },
+                ],
+            },
+        ],
+    }
+)
+CHALLENGE = {
+    "slug": "two-sum",
+    "title": "Two sum",
+    "difficulty": "easy",
+    "tags": ["hash-map", "arrays"],
+    "version": 1,
+}
 
 
 def login(hub, user: HubUser) -> HubUser:
@@ -43,22 +65,38 @@ def world(hub):
     assert iv.login().status_code == 200  # the Hub knows a user from their first login
     # a learner may not manage cohorts
     assert la.api("PUT", "cohorts/north", {"learners": [la.name]}).status_code == 403
-    resp = admin.api("PUT", "cohorts/north", {"title": "North <Bootcamp>", "learners": [la.name, lb.name],
-                                              "instructors": [iv.name]})
+    resp = admin.api(
+        "PUT",
+        "cohorts/north",
+        {"title": "North <Bootcamp>", "learners": [la.name, lb.name], "instructors": [iv.name]},
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json()["hub_restart_needed"] is False  # its role was defined at Hub start
     assert admin.api("PUT", "cohorts/south", {"learners": [lc.name]}).status_code == 200
     # the instructor's rights come with the next login (a token's scopes are set when issued)
     iv = login(hub, HubUser(hub.url, iv.name))
-    passed = {"tests": {"status": "passed", "passed": 3, "failed": 0, "total": 3},
-              "notebook_json": NOTEBOOK}
+    passed = {
+        "tests": {"status": "passed", "passed": 3, "failed": 0, "total": 3},
+        "notebook_json": NOTEBOOK,
+    }
     failed = {"tests": {"status": "failed", "passed": 1, "failed": 2, "total": 3}}
     s = {
-        "north": seed.session(hub, la.name, lb.name, outcome=passed, challenge=CHALLENGE,
-                              events=[{"type": "swap", "driver": lb.name, "observer": la.name,
-                                       "reason": "schedule"},
-                                      {"type": "tests", "by": la.name, "final": False,
-                                       "result": {"status": "failed", "passed": 1, "total": 3}}]),
+        "north": seed.session(
+            hub,
+            la.name,
+            lb.name,
+            outcome=passed,
+            challenge=CHALLENGE,
+            events=[
+                {"type": "swap", "driver": lb.name, "observer": la.name, "reason": "schedule"},
+                {
+                    "type": "tests",
+                    "by": la.name,
+                    "final": False,
+                    "result": {"status": "failed", "passed": 1, "total": 3},
+                },
+            ],
+        ),
         "mixed": seed.session(hub, la.name, lc.name, outcome=failed),
         "south": seed.session(hub, lc.name, st.name),
         "none": seed.session(hub, st.name, ot.name),
@@ -67,7 +105,7 @@ def world(hub):
 
 
 def listed(user, query="", among=None):
-    """Ids listed for ``user`` (only those of this module's sessions: other modules share the hub)."""
+    """Ids listed for ``user`` (only this module's sessions if ``among``: modules share a hub)."""
     resp = user.api("GET", "review/sessions" + (f"?{query}" if query else ""))
     assert resp.status_code == 200, resp.text
     ids = {row["id"] for row in resp.json()["sessions"]}
@@ -77,10 +115,10 @@ def listed(user, query="", among=None):
 def test_who_sees_which_session(world):
     s = world["s"]
     expect = {
-        "la": {s["north"], s["mixed"]},           # own sessions
+        "la": {s["north"], s["mixed"]},  # own sessions
         "lc": {s["mixed"], s["south"]},
         "st": {s["south"], s["none"]},
-        "iv": {s["north"], s["mixed"]},           # instructor of north: any session with a north learner
+        "iv": {s["north"], s["mixed"]},  # instructor of north: any session with a north learner
         "admin": set(s.values()),
     }
     for who, visible in expect.items():
@@ -122,10 +160,22 @@ def test_filters(world):
 def test_detail_has_everything_and_renders_inert(world):
     la, lb, iv, s = world["la"], world["lb"], world["iv"], world["s"]
     sid = s["north"]
-    assert la.api("POST", f"sessions/{sid}/rating", {"communication": 5, "collaboration": 4,
-                                                     "problem_solving": 3, "comment": XSS}).status_code == 201
-    assert lb.api("POST", f"sessions/{sid}/rating", {"communication": 2, "collaboration": 2,
-                                                     "problem_solving": 2, "comment": "ok"}).status_code == 201
+    assert (
+        la.api(
+            "POST",
+            f"sessions/{sid}/rating",
+            {"communication": 5, "collaboration": 4, "problem_solving": 3, "comment": XSS},
+        ).status_code
+        == 201
+    )
+    assert (
+        lb.api(
+            "POST",
+            f"sessions/{sid}/rating",
+            {"communication": 2, "collaboration": 2, "problem_solving": 2, "comment": "ok"},
+        ).status_code
+        == 201
+    )
     model = iv.api("GET", f"review/sessions/{sid}").json()
     assert model["outcome"] == "passed" and model["final_tests"]["passed"] == 3
     assert {r["rater"] for r in model["ratings"]} == {la.name, lb.name}
@@ -136,7 +186,7 @@ def test_detail_has_everything_and_renders_inert(world):
     assert page.status_code == 200
     text = page.text
     i = text.find("<script>alert")
-    assert i < 0, text[max(0, i - 300):i + 100]
+    assert i < 0, text[max(0, i - 300) : i + 100]
     assert "onerror=" not in text.replace("&lt;img src=x onerror=alert(1)&gt;", "")
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text  # the comment, as text
     assert "<p>kept</p>" in text  # sanitized HTML output keeps harmless markup
@@ -148,12 +198,20 @@ def test_replay_snapshots_in_time_order(world):
     sid, la = world["s"]["north"], world["la"]
 
     async def add(store):
-        for t, by, src in ((4.0, la.name, "x = 2"), (1.0, la.name, "x = 1"), (6.5, world["lb"].name, "x = 3")):
+        for t, by, src in (
+            (4.0, la.name, "x = 2"),
+            (1.0, la.name, "x = 1"),
+            (6.5, world["lb"].name, "x = 3"),
+        ):
             await store.snapshots.add(sid, t=t, by=by, cells=[{"cell_type": "code", "source": src}])
 
     seed.run(add)(world["hub"])
     snaps = world["iv"].api("GET", f"review/sessions/{sid}/replay").json()["snapshots"]
-    assert [(x["t"], x["cells"][0]["source"]) for x in snaps] == [(1.0, "x = 1"), (4.0, "x = 2"), (6.5, "x = 3")]
+    assert [(x["t"], x["cells"][0]["source"]) for x in snaps] == [
+        (1.0, "x = 1"),
+        (4.0, "x = 2"),
+        (6.5, "x = 3"),
+    ]
 
 
 def test_cohort_admin_bad_input(world):
@@ -169,7 +227,12 @@ def test_cohort_admin_bad_input(world):
 
 def test_anonymous_is_refused(world):
     sid = world["s"]["north"]
-    for path in ("api/review/sessions", f"api/review/sessions/{sid}", f"api/review/sessions/{sid}/replay"):
-        resp = requests.get(world["hub"].url + "services/peerplatform/" + path, timeout=10,
-                            allow_redirects=False)
+    for path in (
+        "api/review/sessions",
+        f"api/review/sessions/{sid}",
+        f"api/review/sessions/{sid}/replay",
+    ):
+        resp = requests.get(
+            world["hub"].url + "services/peerplatform/" + path, timeout=10, allow_redirects=False
+        )
         assert resp.status_code == 403, path

@@ -20,16 +20,23 @@ def scores(c, k, p):
 
 
 async def rate(store, board, ratee, s, cohort=None, rater=None):
-    doc = await store.ratings.create(session_id=new_session_id(), rater=rater or "r-" + new_session_id(),
-                                     ratee=ratee, scores=s, edit_window_s=60)
+    doc = await store.ratings.create(
+        session_id=new_session_id(),
+        rater=rater or "r-" + new_session_id(),
+        ratee=ratee,
+        scores=s,
+        edit_window_s=60,
+    )
     await board.rating_changed(None, doc, cohort)
     return doc
 
 
 @pytest.fixture
 def board(redis):
-    return Leaderboard(redis, Scoring(prior_mean=3.0, prior_weight=5.0, cohort_min_ratings=3,
-                                      cohort_prior_weight=3.0))
+    return Leaderboard(
+        redis,
+        Scoring(prior_mean=3.0, prior_weight=5.0, cohort_min_ratings=3, cohort_prior_weight=3.0),
+    )
 
 
 async def test_bayesian_average_keeps_one_lucky_rating_below_a_long_record(store, board):
@@ -57,12 +64,18 @@ async def test_ties_share_a_rank_and_are_flagged(store, board):
     await rate(store, board, "dot", scores(1, 1, 1))
     rows = await board.top("overall")
     assert [(r["user"], r["rank"], r["tied"]) for r in rows] == [
-        ("cid", 1, False), ("bea", 2, True), ("abe", 2, True), ("dot", 4, False)]
+        ("cid", 1, False),
+        ("bea", 2, True),
+        ("abe", 2, True),
+        ("dot", 4, False),
+    ]
 
 
 async def test_edits_move_the_score_by_the_difference(store, board):
     doc = await rate(store, board, "eve", scores(2, 2, 2))
-    before, after = await store.ratings.edit(doc["session_id"], doc["rater"], scores={"communication": 5})
+    before, after = await store.ratings.edit(
+        doc["session_id"], doc["rater"], scores={"communication": 5}
+    )
     change = await board.rating_changed(before, after, None)
     assert change["n"] == 1
     assert change["scores"]["communication"] == pytest.approx((15 + 5) / 6, abs=1e-3)
@@ -96,19 +109,29 @@ async def test_incremental_state_equals_a_rebuild_from_mongodb(store, board, red
     rng = random.Random(7)
     for i in range(60):
         ratee = rng.choice(["ann", "ben", "cy", "di"])
-        doc = await rate(store, board, ratee, scores(*(rng.randint(1, 5) for _ in range(3))),
-                         cohort=await store.cohorts.cohort_of(ratee))
+        doc = await rate(
+            store,
+            board,
+            ratee,
+            scores(*(rng.randint(1, 5) for _ in range(3))),
+            cohort=await store.cohorts.cohort_of(ratee),
+        )
         if i % 7 == 0:
-            before, after = await store.ratings.edit(doc["session_id"], doc["rater"],
-                                                     scores={"problem_solving": rng.randint(1, 5)})
+            before, after = await store.ratings.edit(
+                doc["session_id"], doc["rater"], scores={"problem_solving": rng.randint(1, 5)}
+            )
             await board.rating_changed(before, after, await store.cohorts.cohort_of(ratee))
 
     async def snapshot():
         out = {}
         for b in lbkeys.BOARDS:
             out[b] = [(r["user"], r["score"], r["n"]) for r in await board.top(b)]
-            out["north:" + b] = [(r["user"], r["score"]) for r in await board.top(b, cohort="north")]
-        out["cohorts"] = [(r["cohort"], r["score"], r["members_counted"]) for r in await board.cohorts()]
+            out["north:" + b] = [
+                (r["user"], r["score"]) for r in await board.top(b, cohort="north")
+            ]
+        out["cohorts"] = [
+            (r["cohort"], r["score"], r["members_counted"]) for r in await board.cohorts()
+        ]
         return out
 
     incremental = await snapshot()
@@ -120,11 +143,21 @@ async def test_incremental_state_equals_a_rebuild_from_mongodb(store, board, red
 
 
 async def test_concurrent_ratings_are_all_counted(store, board):
-    docs = [await store.ratings.create(session_id=new_session_id(), rater=f"r{i}", ratee="pop",
-                                       scores=scores(4, 4, 4), edit_window_s=60) for i in range(40)]
+    docs = [
+        await store.ratings.create(
+            session_id=new_session_id(),
+            rater=f"r{i}",
+            ratee="pop",
+            scores=scores(4, 4, 4),
+            edit_window_s=60,
+        )
+        for i in range(40)
+    ]
     await asyncio.gather(*(board.rating_changed(None, d, "crowd") for d in docs))
     entry = await board.entry("pop")
-    assert entry["n"] == 40 and entry["scores"]["overall"] == pytest.approx((15 + 160) / 45, abs=1e-3)
+    assert entry["n"] == 40 and entry["scores"]["overall"] == pytest.approx(
+        (15 + 160) / 45, abs=1e-3
+    )
 
 
 async def test_every_change_is_published(store, board, redis):
@@ -145,11 +178,20 @@ async def test_every_change_is_published(store, board, redis):
 async def test_rebuild_command(store, board, redis, redis_url, mongodb_uri, mongodb_database):
     await rate(store, board, "cli", scores(5, 5, 5))
     await redis.flushdb()
-    env = dict(os.environ, REDIS_URL=redis_url, MONGODB_URI=mongodb_uri,
-               PEERPLATFORM_MONGODB_DB=mongodb_database)
+    env = dict(
+        os.environ,
+        REDIS_URL=redis_url,
+        MONGODB_URI=mongodb_uri,
+        PEERPLATFORM_MONGODB_DB=mongodb_database,
+    )
     out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "peerplatform", "leaderboard", "rebuild"],
-        env=env, capture_output=True, text=True, timeout=120)
+        subprocess.run,
+        [sys.executable, "-m", "peerplatform", "leaderboard", "rebuild"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "1 ratings, 1 learners" in out.stdout
     assert [r["user"] for r in await board.top("overall")] == ["cli"]

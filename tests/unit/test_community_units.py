@@ -17,11 +17,16 @@ from peerplatform.web.notebook_view import render_notebook
 from peerplatform.web.rights import reviewed_cohorts
 
 
-@pytest.mark.parametrize("name, value", [
-    ("leaderboard_prior_mean", 0.5), ("leaderboard_prior_mean", 6.0),
-    ("leaderboard_prior_weight", -1.0), ("leaderboard_cohort_prior_weight", -0.1),
-    ("rating_edit_window", -1),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("leaderboard_prior_mean", 0.5),
+        ("leaderboard_prior_mean", 6.0),
+        ("leaderboard_prior_weight", -1.0),
+        ("leaderboard_cohort_prior_weight", -0.1),
+        ("rating_edit_window", -1),
+    ],
+)
 def test_bad_community_settings_are_refused(name, value):
     with pytest.raises(TraitError):
         setattr(PeerPlatform(), name, value)
@@ -29,7 +34,9 @@ def test_bad_community_settings_are_refused(name, value):
 
 def test_rating_validation():
     assert validate_rating({"communication": 1, "collaboration": 5, "problem_solving": 3}) == {
-        "scores": {"communication": 1, "collaboration": 5, "problem_solving": 3}, "comment": ""}
+        "scores": {"communication": 1, "collaboration": 5, "problem_solving": 3},
+        "comment": "",
+    }
     assert validate_rating({"comment": None}, partial=True) == {"scores": {}, "comment": ""}
     for bad in ({"communication": True}, {"communication": 2.0}, {"comment": "a\x00b"}, {}):
         with pytest.raises(InvalidRating):
@@ -54,9 +61,17 @@ def test_decompression_bombs_and_non_images_are_refused():
 def test_review_scopes():
     assert reviewed_cohorts({"name": "a", "admin": True}) is None
     assert reviewed_cohorts({"name": "a", "scopes": ["custom:peerplatform:review"]}) is None
-    assert reviewed_cohorts({"name": "a", "scopes": [
-        "custom:peerplatform:review!group=north", "custom:peerplatform:review!group=east",
-        "custom:peerplatform:reviewer!group=x", "read:users:name!user=a"]}) == {"north", "east"}
+    assert reviewed_cohorts(
+        {
+            "name": "a",
+            "scopes": [
+                "custom:peerplatform:review!group=north",
+                "custom:peerplatform:review!group=east",
+                "custom:peerplatform:reviewer!group=x",
+                "read:users:name!user=a",
+            ],
+        }
+    ) == {"north", "east"}
     assert reviewed_cohorts({"name": "a", "scopes": []}) == set()
 
 
@@ -76,12 +91,23 @@ def test_charts_escape_labels():
 
 
 def test_notebook_view_is_inert():
-    nb = {"cells": [
-        {"cell_type": "markdown", "source": ["<script>alert(1)</script>\n\n", "**bold**"]},
-        {"cell_type": "code", "source": "x", "outputs": [
-            {"output_type": "display_data", "data": {"image/png": "not base64!!"}},
-            {"output_type": "display_data", "data": {"text/html": "<a href='javascript:alert(1)' onclick=x>l</a>"}},
-            {"output_type": "error", "traceback": ["\x1b[31mValueError\x1b[0m: <b>"]}]}]}
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["<script>alert(1)</script>\n\n", "**bold**"]},
+            {
+                "cell_type": "code",
+                "source": "x",
+                "outputs": [
+                    {"output_type": "display_data", "data": {"image/png": "not base64!!"}},
+                    {
+                        "output_type": "display_data",
+                        "data": {"text/html": "<a href='javascript:alert(1)' onclick=x>l</a>"},
+                    },
+                    {"output_type": "error", "traceback": ["\x1b[31mValueError\x1b[0m: <b>"]},
+                ],
+            },
+        ]
+    }
     html = "".join(c["html"] for c in render_notebook(nb))
     assert "<script>" not in html and "onclick" not in html and "javascript:" not in html
     assert "<strong>bold</strong>" in html and "not valid base64" in html

@@ -18,8 +18,13 @@ def server(pair_server_factory):
 
 
 async def test_edits_are_snapshotted_for_replay(server):
-    assert await eventually(lambda: (server.work / "session.ipynb").exists()
-                            and len(server.notebook_on_disk()["cells"]) == 2, 30)
+    assert await eventually(
+        lambda: (
+            (server.work / "session.ipynb").exists()
+            and len(server.notebook_on_disk()["cells"]) == 2
+        ),
+        30,
+    )
     async with RtcClient(server, DRIVER) as alice:
         async with platform_store(server) as store:
             await store.sessions.transition(server.session_id, "active")
@@ -45,6 +50,6 @@ async def test_edits_are_snapshotted_for_replay(server):
             seen.append(steps[-1])
     assert seen == [0, 1, 2, 3], [(s["t"], s["cells"][1]["source"][-40:]) for s in snaps]
     changing = [s["t"] for s in snaps if not s["final"]]
-    assert all(b - a <= 2.5 for a, b in zip(changing, changing[1:]))
+    assert all(b - a <= 2.5 for a, b in zip(changing, changing[1:], strict=False))
     assert {s["by"] for s in snaps} <= {server.session()["driver"], server.session()["observer"]}
     assert snaps[0]["by"] == DRIVER
