@@ -214,10 +214,18 @@ class ReviewListPage(PageHandler):
     async def get(self):
         sessions = await list_sessions(self)
         cohorts = reviewed_cohorts(self.current_user)
+        # instructors get their cohorts' learners, with links to their dashboards
+        taught = [
+            {"name": d["_id"], "title": d.get("title") or d["_id"],
+             "learners": sorted(d.get("members", []))}
+            for d in await self.platform.store.cohorts.all()
+            if cohorts is None or d["_id"] in cohorts
+        ]
         self.render_page(
             "review_list.html",
             title="Sessions",
             sessions=sessions,
+            taught=taught,
             instructor=cohorts is None or bool(cohorts),
             args={
                 k: self.get_argument(k, "")

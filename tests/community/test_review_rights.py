@@ -140,6 +140,16 @@ def test_instructor_sees_cohort_profiles_only(world):
     assert la.api("GET", f"profiles/{la.name}").json()["cohort"]["title"] == "North <Bootcamp>"
 
 
+def test_instructor_list_links_cohort_dashboards(world):
+    iv, la = world["iv"], world["la"]
+    page = iv.http.get(iv.url("services/peerplatform/review"), timeout=30).text
+    assert f'data-learner="{la.name}"' in page and "North &lt;Bootcamp&gt;" in page
+    assert iv.api("GET", f"dashboard/{la.name}").status_code == 200
+    assert iv.api("GET", f"dashboard/{world['lc'].name}").status_code == 404
+    own = la.http.get(la.url("services/peerplatform/review"), timeout=30).text
+    assert 'id="cohorts"' not in own
+
+
 def test_filters(world):
     s, iv, admin = world["s"], world["iv"], world["admin"]
     listed = lambda user, query="": globals()["listed"](user, query, s.values())  # noqa: E731
