@@ -2,8 +2,9 @@
 
 ``GET api/review/sessions?learner=&from=YYYY-MM-DD&to=YYYY-MM-DD&challenge=<slug>&tag=``
 ``&outcome=passed|failed|none`` lists what the caller may see;
-``GET api/review/sessions/<id>`` gives one (challenge, final notebook rendered safe, test runs, role swaps, both ratings with comments) and
-``GET api/review/sessions/<id>/replay`` its snapshots. Anything else is 404, as if the
+``GET api/review/sessions/<id>`` gives one (challenge, final notebook rendered safe, test
+runs, role swaps, both ratings with comments) and ``GET api/review/sessions/<id>/replay`` its
+snapshots. Anything else is 404, as if the
 session did not exist. Pages: ``review`` and ``review/<id>``.
 """
 
