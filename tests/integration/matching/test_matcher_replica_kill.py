@@ -18,7 +18,8 @@ RULES = {"presence_ttl": 30, "handshake_timeout": HANDSHAKE, "match_window_start
          "match_anyone_after": 0.0}
 
 
-async def test_kill_9_strands_nobody(redis_url, tmp_path):
+async def test_kill_9_strands_nobody(matching_redis_url, tmp_path):
+    redis_url = matching_redis_url
     pool = BlockingConnectionPool.from_url(redis_url, max_connections=32, decode_responses=True)
     redis = Redis(connection_pool=pool)
     await redis.flushdb()

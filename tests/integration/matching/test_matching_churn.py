@@ -24,7 +24,8 @@ RULES = {"presence_ttl": 5, "heartbeat_interval": 1, "handshake_timeout": 3,
 WINDOW = Window(25.0, 40.0, 400.0, 12.0)
 
 
-async def test_churn_with_three_replicas(redis_url, tmp_path):
+async def test_churn_with_three_replicas(matching_redis_url, tmp_path):
+    redis_url = matching_redis_url
     pool = BlockingConnectionPool.from_url(redis_url, max_connections=64, decode_responses=True)
     redis = Redis(connection_pool=pool)
     await redis.flushdb()
