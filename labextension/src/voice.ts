@@ -115,6 +115,9 @@ export class Voice {
     if (s === 'failed' || s === 'ended') {
       this._call = null;
     }
+    if (s === 'failed' && this.view.state === 'failed') {
+      return; // keep the module's own explanation (onError came first)
+    }
     this._set({ state: s, message: messages[s] });
   }
 

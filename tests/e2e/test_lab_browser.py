@@ -29,6 +29,30 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: Short enough to wait out, long enough for two JupyterLabs to load on a busy 2-core machine.
 SESSION_S = 120
 PASSWORD = "correct-horse-42"
+#: Stands in for the pair server's voice module (issue "Voice") in one learner's browser, to
+#: check the panel against the module's contract: connect({baseUrl, onState, onPartnerMute,
+#: onError}) -> call with mute(bool), leave(), state. The other learner's browser talks to the
+#: real server, which has no voice endpoint yet: "unavailable".
+VOICE_MODULE = """
+export async function connect({ baseUrl, onState, onPartnerMute, onError }) {
+  const log = (window.__ppVoice = window.__ppVoice || []);
+  log.push(['connect', baseUrl]);
+  if (window.__ppVoiceFail) {
+    setTimeout(() => {
+      onError(new Error('no route to the media server'));
+      onState('failed');
+    }, 20);
+    return { state: 'connecting', mute() {}, leave() {} };
+  }
+  const call = {
+    state: 'connecting',
+    mute(m) { log.push(['mute', m]); },
+    leave() { log.push(['leave']); call.state = 'ended'; },
+  };
+  setTimeout(() => { call.state = 'connected'; onState('connected'); onPartnerMute(true); }, 50);
+  return call;
+}
+"""
 DRIVER_MARK = "# typed-by-the-driver"
 NEW_DRIVER_MARK = "# typed-by-the-new-driver"
 
@@ -130,6 +154,15 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
+def dismiss_news(page) -> None:
+    """JupyterLab asks (in a toast over the right sidebar) whether to fetch its news: no."""
+    no = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
+    try:
+        no.click(timeout=5_000)
+    except Exception:
+        pass  # not asked (already answered)
+
+
 def role_of(page) -> str:
     return page.locator(".pp-RoleBadge").get_attribute("data-role")
 
@@ -153,6 +186,14 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
         try:
             ctx = {n: browser.new_context(viewport={"width": 1400, "height": 900}) for n in names}
             pages.update({n: ctx[n].new_page() for n in names})
+            voice_user = names[1]
+            ctx[voice_user].route(
+                re.compile(r".*/peerplatform/api/voice(\?.*)?$"), lambda route: route.fulfill(
+                    status=200, content_type="application/json", body='{"mode": "webrtc"}'))
+            ctx[voice_user].route(re.compile(r".*/peerplatform/static/voice\.js$"),
+                                  lambda route: route.fulfill(
+                                      status=200, content_type="text/javascript",
+                                      body=VOICE_MODULE))
             refused = {n: [] for n in names}  # pair-server requests answered 403
             kernel_sockets = {n: [] for n in names}
             for n, page in pages.items():
@@ -190,6 +231,8 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                 # the challenge statement cell and the starter cell, live in the notebook
                 expect(page.locator(".jp-Notebook .jp-MarkdownCell").first).to_be_visible(
                     timeout=60_000)
+            for n in names:
+                dismiss_news(pages[n])
             roles = {n: role_of(pages[n]) for n in names}
             assert sorted(roles.values()) == ["driver", "observer"], roles
             driver = next(n for n in names if roles[n] == "driver")
@@ -208,10 +251,40 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             expect(d.locator("[data-pp-key=run-tests]")).to_be_visible()
             expect(d.locator("[data-pp-key=another-challenge]")).to_be_visible()
             assert o.locator("[data-pp-key=run-tests]").count() == 0
-            # voice: no voice module on this server yet → said clearly
-            expect(d.locator(".pp-VoiceState")).to_have_attribute(
-                "data-state", re.compile("unavailable|idle"))
+            # voice: the server has no voice endpoint yet -> said clearly
+            plain = pages[names[0]]
+            expect(plain.locator(".pp-VoiceState")).to_have_attribute("data-state", "unavailable")
+            expect(plain.locator(".pp-VoiceState")).to_contain_text("unavailable")
+            assert plain.locator("[data-pp-key=voice-join]").count() == 0
+            # ... and the voice module's contract, in the other browser: join, partner muted,
+            # mute, leave, and a clear message when the call cannot connect
+            v = pages[voice_user]
+            v.locator("[data-pp-key=voice-join]").click()
+            expect(v.locator(".pp-VoiceState")).to_have_attribute("data-state", "connected")
+            expect(v.locator(".pp-Voice")).to_contain_text(f"{names[0]} is muted")
+            v.locator("[data-pp-key=voice-mute]").click()
+            expect(v.locator("[data-pp-key=voice-mute]")).to_have_attribute("aria-pressed", "true")
+            v.locator("[data-pp-key=voice-leave]").click()
+            expect(v.locator(".pp-VoiceState")).to_have_attribute("data-state", "idle")
+            calls = v.evaluate("window.__ppVoice")
+            assert calls[0][0] == "connect" and calls[0][1].endswith(server)  # the server's base
+            assert ["mute", True] in calls \
+                and calls[-1] == ["leave"], calls
+            v.evaluate("window.__ppVoiceFail = true")
+            v.locator("[data-pp-key=voice-join]").click()
+            expect(v.locator(".pp-VoiceState")).to_have_attribute("data-state", "failed")
+            expect(v.locator(".pp-VoiceState")).to_contain_text("could not connect")
+            expect(v.locator(".pp-VoiceState")).to_have_attribute("role", "alert")
+            expect(v.locator("[data-pp-key=voice-join]")).to_have_text("Try again")
             snap(d, shots, "03-driver-landed")
+            # the panel follows JupyterLab's theme (the driver switches to the dark one)
+            light = d.locator(".pp-Panel").evaluate("n => getComputedStyle(n).backgroundColor")
+            d.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+            d.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+            d.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^JupyterLab Dark$")).click()
+            wait_until(lambda: d.locator(".pp-Panel").evaluate(
+                "n => getComputedStyle(n).backgroundColor") != light, 15, "the dark theme")
+            snap(d, shots, "03b-driver-dark-theme")
             snap(o, shots, "04-observer-landed")
 
             # -- the driver types, the observer sees it --------------------------------------
@@ -239,10 +312,12 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             assert "OBSERVER-WAS-HERE" not in saved
             # the observer's UI never tried to start or connect a kernel, nor to save or
             # change the notebook: nothing of that kind it asked the pair server was refused
-            # (JupyterLab's own layout saves, lab/api/workspaces, are refused and harmless)
+            # (JupyterLab's own layout and preference saves, lab/api/workspaces and
+            # lab/api/settings, are refused too, by design, and harmless)
             assert o.locator(".pp-mod-readonly").count() >= 1
             assert kernel_sockets[observer] == []
-            assert [r for r in refused[observer] if "/lab/api/workspaces/" not in r] == []
+            assert [r for r in refused[observer]
+                    if "/lab/api/workspaces/" not in r and "/lab/api/settings/" not in r] == []
             snap(o, shots, "06-observer-typing-ignored")
 
             # -- the driver runs the tests, both see the result, per test --------------------
@@ -270,6 +345,9 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             type_in_cell(o, si, "\n" + NEW_DRIVER_MARK)
             wait_until(lambda: NEW_DRIVER_MARK in cell_text(d, si), 20,
                        "the new observer to see the new driver's edit")
+            # the partner's cursor and name (jupyter-collaboration awareness) are shown
+            wait_until(lambda: d.locator(".jp-remote-userFlag-name", has_text=observer).count(),
+                       10, "the new driver's named cursor in the new observer's notebook")
             type_in_cell(d, si, "FORMER-DRIVER-WAS-HERE")
             time.sleep(1.0)
             assert "FORMER-DRIVER-WAS-HERE" not in cell_text(d, si)
