@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 BUILT = REPO / "peerplatform_ext" / "labextension"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: Short enough to wait out, long enough for two JupyterLabs to load on a busy 2-core machine.
-SESSION_S = 120
+SESSION_S = 135
 PASSWORD = "correct-horse-42"
 #: Stands in for the pair server's voice module (issue "Voice") in one learner's browser, to
 #: check the panel against the module's contract: connect({baseUrl, onState, onPartnerMute,
@@ -333,6 +333,22 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             snap(d, shots, "07-driver-test-results")
             snap(o, shots, "08-observer-test-results")
 
+            # -- a reload: the same server time, the last results, still read-only -----------
+            o.reload()
+            expect(o.locator(".pp-RoleBadge")).to_have_text("You are observing", timeout=60_000)
+            expect(o.locator(".pp-TestSummary")).to_have_text(summary, timeout=30_000)
+            wait_until(lambda: o.evaluate("document.body.dataset.ppEditable") == "false", 15,
+                       "the reloaded observer's lock")
+
+            def seconds(page):
+                m, sec = page.locator("#peerplatform-timer .pp-Timer-time").inner_text().split(":")
+                return int(m) * 60 + int(sec)
+
+            wait_until(lambda: abs(seconds(o) - seconds(d)) <= 2, 15,
+                       "the reloaded timer to agree with the partner's")
+            expect(o.locator(".jp-Notebook .jp-MarkdownCell").first).to_be_visible(timeout=60_000)
+            wait_until(lambda: DRIVER_MARK in cell_text(o, si), 30, "the reloaded notebook")
+
             # -- a swap (asked by the observer, accepted by the driver) flips who can type ----
             o.locator("[data-pp-key=swap-request]").click()
             d.locator("[data-pp-key=swap-accept]").click(timeout=15_000)
@@ -354,6 +370,8 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             assert "FORMER-DRIVER-WAS-HERE" not in cell_text(o, si)
             expect(o.locator("[data-pp-key=run-tests]")).to_be_visible()
             assert d.locator("[data-pp-key=run-tests]").count() == 0
+            # (how much of the session was left: the margin of SESSION_S on this machine)
+            print(f"time left after the swap: {o.locator('#peerplatform-timer .pp-Timer-time').inner_text()}")
             snap(o, shots, "09-after-swap-new-driver")
             snap(d, shots, "10-after-swap-new-observer")
 
