@@ -371,7 +371,8 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             expect(o.locator("[data-pp-key=run-tests]")).to_be_visible()
             assert d.locator("[data-pp-key=run-tests]").count() == 0
             # (how much of the session was left: the margin of SESSION_S on this machine)
-            print(f"time left after the swap: {o.locator('#peerplatform-timer .pp-Timer-time').inner_text()}")
+            left = o.locator("#peerplatform-timer .pp-Timer-time").inner_text()
+            print(f"time left after the swap: {left}")
             snap(o, shots, "09-after-swap-new-driver")
             snap(d, shots, "10-after-swap-new-observer")
 
