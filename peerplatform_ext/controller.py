@@ -73,6 +73,7 @@ class PairController:
         self._prepare_after = 0.0
         self._prepare_error: str | None = None
         self._task: asyncio.Task | None = None
+        self._last_snapshot: list[dict] | None = None  # cells of the last replay snapshot
         state.add_listener(self._on_change)
 
     # -- reading ----------------------------------------------------------------------------
@@ -425,7 +426,7 @@ class PairController:
             from peerplatform.store.snapshots import cells_of
 
             cells = cells_of(await self.notebook.content())
-            if cells == getattr(self, "_last_snapshot", None) and not final:
+            if cells == self._last_snapshot and not final:
                 return
             started = doc.get("started_at") or doc.get("created_at")
             t = (utcnow() - started).total_seconds() if started else 0.0
