@@ -34,7 +34,7 @@ def bar_chart(
     top = max(total for _, total, _ in bars) or 1
     left, bottom, plot_h = 36, height - 46, height - 66
     step = (width - left - 8) / len(bars)
-    bw = max(4.0, step * 0.7)
+    bw = min(48.0, max(4.0, step * 0.7))  # one bar must not fill the chart
     parts = [
         f'<line x1="{left}" y1="{bottom}" x2="{width - 4}" y2="{bottom}" stroke="#888"/>',
         f'<text x="4" y="{bottom - plot_h + 4}">{esc(f"{top:g}")}</text>',

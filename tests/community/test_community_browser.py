@@ -156,5 +156,11 @@ def test_live_leaderboard_and_replay_in_chromium(scene):
                 f"Thanks {rb.name} <b>!</b>" in ratings and f"Thanks {ra.name} <b>!</b>" in ratings
             )
             page.screenshot(path=str(SHOTS / "5-review-ratings.png"), full_page=True)
+
+            # -- and the learner's dashboard, as the instructor sees it -----------------------
+            page.goto(base + f"dashboard/{rb.name}")
+            assert page.locator("#chart-ratings").is_visible()
+            assert page.locator("#table-tags tr[data-tag='arrays']").count() == 1
+            page.screenshot(path=str(SHOTS / "6-dashboard.png"), full_page=True)
         finally:
             browser.close()
