@@ -126,6 +126,10 @@ class PairSpawnerMixin(Configurable):
             # them here too makes a server whose extension failed to import fail to start.
             "--ServerApp.authorizer_class=peerplatform_ext.auth.PairAuthorizer",
             "--LabApp.extension_manager=readonly",
+            # a timed session: no news or update toasts over the session panel (and no
+            # outbound requests to jupyterlab.github.io from pair servers)
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             # jupyter-server refuses to run as root without it; only where it really is root.

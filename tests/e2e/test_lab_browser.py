@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 BUILT = REPO / "peerplatform_ext" / "labextension"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: Short enough to wait out, long enough for two JupyterLabs to load on a busy 2-core machine.
-SESSION_S = 135
+SESSION_S = 90
 PASSWORD = "correct-horse-42"
 #: Stands in for the pair server's voice module (issue "Voice") in one learner's browser, to
 #: check the panel against the module's contract: connect({baseUrl, onState, onPartnerMute,
@@ -154,13 +154,16 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
-def dismiss_news(page) -> None:
-    """JupyterLab asks (in a toast over the right sidebar) whether to fetch its news: no."""
-    no = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
+def no_news(page) -> None:
+    """Pair servers fetch no JupyterLab news. Where the package's settings defaults are not
+    installed (an editable dev install), JupyterLab still asks about it in a toast over the
+    session panel: the learner answers no."""
+    config = json.loads(page.locator("#jupyter-config-data").text_content())
+    assert config["news"] == {"disabled": True}
     try:
-        no.click(timeout=5_000)
+        page.locator(".jp-toast-button", has_text=re.compile(r"^No$")).click(timeout=5_000)
     except Exception:
-        pass  # not asked (already answered)
+        pass  # not asked
 
 
 def role_of(page) -> str:
@@ -232,7 +235,7 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                 expect(page.locator(".jp-Notebook .jp-MarkdownCell").first).to_be_visible(
                     timeout=60_000)
             for n in names:
-                dismiss_news(pages[n])
+                no_news(pages[n])
             roles = {n: role_of(pages[n]) for n in names}
             assert sorted(roles.values()) == ["driver", "observer"], roles
             driver = next(n for n in names if roles[n] == "driver")
@@ -286,6 +289,21 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                 "n => getComputedStyle(n).backgroundColor") != light, 15, "the dark theme")
             snap(d, shots, "03b-driver-dark-theme")
             snap(o, shots, "04-observer-landed")
+
+            # -- the driver draws another challenge (easy): both see it, in panel and notebook
+            d.locator("#pp-difficulty").select_option("easy")
+            d.locator("[data-pp-key=another-challenge]").click()
+            for page in (d, o):
+                expect(page.locator(".pp-Challenge-title")).not_to_have_text(title,
+                                                                            timeout=20_000)
+                expect(page.locator(".pp-Difficulty")).to_have_text("easy", timeout=20_000)
+            title = d.locator(".pp-Challenge-title").inner_text()
+            for page in (d, o):
+                expect(page.locator(".pp-Challenge-title")).to_have_text(title)
+                wait_until(lambda page=page: title in page.locator(
+                    ".jp-Notebook .jp-MarkdownCell").first.inner_text(), 30,
+                    "the new statement cell")
+            snap(o, shots, "04b-observer-sees-new-challenge")
 
             # -- the driver types, the observer sees it --------------------------------------
             si = starter_index(d)
