@@ -106,7 +106,9 @@ def test_live_leaderboard_and_replay_in_chromium(scene):
             # -- both learners rate each other from the session's page ----------------------
             for rater, scores, partner in ((ra, ("5", "4", "5"), rb), (rb, ("3", "4", "2"), ra)):
                 page = login(browser, hub, rater)
-                page.goto(base + f"review/{sid}")
+                # the lobby offers to rate the partner of the last (ended) session
+                page.locator("#rate-last-link").click(timeout=15_000)
+                page.wait_for_url(f"**/review/{sid}", timeout=15_000)
                 page.select_option("#rate-communication", scores[0])
                 page.select_option("#rate-collaboration", scores[1])
                 page.select_option("#rate-problem_solving", scores[2])

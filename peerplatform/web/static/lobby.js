@@ -132,12 +132,21 @@
       case "ended":
         $("rejoin").hidden = true; $("join").hidden = false;
         status("Your session has ended.");
+        rateLast(ev.session);
         break;
     }
   };
 
+  // After a session: a way to rate the partner (the session's review page holds the form).
+  function rateLast(sessionId) {
+    if (!sessionId) return;
+    $("rate-last-link").href = prefix + "review/" + encodeURIComponent(sessionId);
+    $("rate-last").hidden = false;
+  }
+
   // Coming back to the lobby (reload, second tab): show where we are.
   api("GET", "me").then((me) => {
+    if (!me.session && me.last_session && me.last_session.state === "ended") rateLast(me.last_session.id);
     if (me.session && me.session.state === "active" && me.session.url) {
       status("You are in a session."); $("join").hidden = true;
       $("rejoin-link").href = me.session.url; $("rejoin").hidden = false;
