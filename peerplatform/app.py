@@ -27,6 +27,7 @@ from .sessions import HubClient, SessionManager
 from .sessions.ratings import rate_ended_sessions
 from .settings import PeerPlatform
 from .store import Store
+from .voice.settings import VoiceSettings
 from .web.app import make_app
 
 log = logging.getLogger("peerplatform")
@@ -100,7 +101,7 @@ class PeerPlatformService(Application):
     ).tag(config=True)
 
     aliases = {"config": "PeerPlatformService.config_file", "log-level": "Application.log_level"}
-    classes = [PeerPlatform]
+    classes = [PeerPlatform, VoiceSettings]
 
     def initialize(self, argv=None):
         self.parse_command_line(argv)
@@ -136,7 +137,8 @@ class PeerPlatformService(Application):
         hub_auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
         app = make_app(platform, hub_auth=hub_auth, prefix=prefix,
                        hub_prefix=base_url.rstrip("/") + "/hub/",
-                       cookie_secret=settings.cookie_secret())
+                       cookie_secret=settings.cookie_secret(),
+                       voice_settings=VoiceSettings(parent=self))
         url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
         server = HTTPServer(app, xheaders=True, max_body_size=4 * settings.max_body_bytes)
         server.listen(url.port, url.hostname)

@@ -6,7 +6,8 @@ In a pair server (it knows its store and its Hub identity) it:
   checks it is in effect, or stops the server (``wiring.verify``; fail closed);
 * holds the live role state (``roles.PairState``) every check reads;
 * runs the session (``controller.PairController``): challenge cells, the clock, swaps, the end;
-* serves ``/peerplatform/api/*`` (``handlers.py``) and pushes events (``events/``).
+* serves ``/peerplatform/api/*`` (``handlers.py``) and pushes events (``events/``);
+* runs the pair's voice call (``voice.py``: Twilio tokens or WebRTC signaling).
 
 Anywhere else (a plain ``jupyter lab`` in the same environment) it does nothing.
 """
@@ -17,6 +18,7 @@ import os
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
+from peerplatform.voice.settings import VoiceSettings
 from traitlets import Bool, Float, Integer, List, Unicode, default
 
 from .controller import PairController
@@ -26,6 +28,7 @@ from .notebook import SessionNotebook
 from .roles import PairState
 from .rtc_filter import STATE_KEY
 from .session import PairSession
+from .voice import PairVoice, voice_handlers
 from .wiring import NotSafe, install, verify
 
 
@@ -184,6 +187,8 @@ class PeerPlatformExtension(ExtensionApp):
         self.settings["peerplatform_session"] = self.pair_session
         self.settings[STATE_KEY] = self.pair_state
         self.settings["peerplatform_controller"] = self.controller
+        self.voice = PairVoice(VoiceSettings(parent=self), self.pair_state, self.log)
+        self.settings["peerplatform_voice"] = self.voice
 
     def initialize_handlers(self):
         if not self.active:
@@ -193,6 +198,7 @@ class PeerPlatformExtension(ExtensionApp):
         except NotSafe as e:
             self._fail_closed(str(e))
         self.handlers.extend(default_handlers)
+        self.handlers.extend(voice_handlers)
 
     async def _start_jupyter_server_extension(self, serverapp):
         if self.active:
@@ -201,5 +207,6 @@ class PeerPlatformExtension(ExtensionApp):
     async def stop_extension(self):
         if self.active:
             await self.controller.stop()
+            await self.voice.close()
             await self.session_events.close()
             await self.pair_session.close()

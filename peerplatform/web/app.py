@@ -17,7 +17,9 @@ from . import (
     profiles,
     ratings,
     review,
+    voice,
 )
+from ..voice.settings import VoiceSettings
 from .base import OAuthCallbackHandler
 
 HERE = Path(__file__).parent
@@ -39,6 +41,7 @@ def make_app(platform, *, hub_auth, prefix: str, hub_prefix: str, cookie_secret:
         *cohorts.default_handlers(prefix),
         *review.default_handlers(prefix),
         *dashboard.default_handlers(prefix),
+        *voice.default_handlers(prefix),
         (prefix + "oauth_callback", OAuthCallbackHandler),
     ]
     settings = dict(
@@ -51,6 +54,7 @@ def make_app(platform, *, hub_auth, prefix: str, hub_prefix: str, cookie_secret:
         static_path=str(HERE / "static"),
         static_url_prefix=prefix + "static/",
         login_url=prefix + "oauth_callback",
+        voice_settings=VoiceSettings(),
     )
     settings.update(extra_settings)
     return web.Application(handlers, **settings)
