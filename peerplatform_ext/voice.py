@@ -121,8 +121,11 @@ class PairVoice:
                    "offerer": self.offerer(doc) == username,
                    "partner_present": partner in self.sockets,
                    "partner_muted": self.muted.get(partner, False)})
-        if partner in self.sockets:
-            self._start(doc)
+        other = self.sockets.get(partner)
+        if other is not None:
+            other.send({"type": "partner-joined", "muted": self.muted.get(username, False)})
+            if self.mode == "webrtc":
+                self._start(doc)
 
     def _start(self, doc: dict) -> None:
         """Both are here: (re)start the negotiation, the offerer first."""

@@ -153,6 +153,10 @@ class Call {
         this._partnerMute(!!msg.partner_muted);
         this._partnerPresence(!!msg.partner_present);
         break;
+      case 'partner-joined':
+        this._partnerPresence(true);
+        this._partnerMute(!!msg.muted);
+        break;
       case 'partner-mute':
         this._partnerMute(!!msg.muted);
         break;
@@ -321,7 +325,8 @@ class Call {
   }
 
   _end() {
-    if (this.state === 'ended') return;
+    if (this.state === 'ended' || this._ending) return;
+    this._ending = true;
     this._teardown(true);
     this._setState('ended');
   }
@@ -334,16 +339,20 @@ class Call {
       this.peerConnection = null;
     }
     if (this._local) for (const t of this._local.getTracks()) t.stop();
-    if (this._twCall) {
+    const twCall = this._twCall;
+    this._twCall = null; // its 'disconnect' event comes back here
+    if (twCall) {
       try {
-        this._twCall.disconnect();
+        twCall.disconnect();
       } catch (e) {
         /* already gone */
       }
     }
-    if (this._device) {
+    const device = this._device;
+    this._device = null;
+    if (device) {
       try {
-        this._device.destroy();
+        device.destroy();
       } catch (e) {
         /* already gone */
       }
