@@ -14,10 +14,13 @@ from sqlalchemy.orm import object_session
 from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
 
+from peerplatform.voice.settings import PAIR_SERVER_ENV
+
 SESSION_ID_RE = re.compile(r"^[a-z0-9]{12}$")
 
-#: Environment the pair server receives from the Hub process, if set there.
-FORWARDED_ENV = ("REDIS_URL", "MONGODB_URI", "PEERPLATFORM_MONGODB_DB")
+#: Environment the pair server receives from the Hub process, if set there (the stores, and
+#: the voice settings: Twilio key and app, the identity secret, ICE/TURN; never the Auth Token).
+FORWARDED_ENV = ("REDIS_URL", "MONGODB_URI", "PEERPLATFORM_MONGODB_DB", *PAIR_SERVER_ENV)
 
 
 def parse_user_options(user_options: dict) -> dict:

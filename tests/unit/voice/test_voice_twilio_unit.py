@@ -164,3 +164,12 @@ def test_turn_credentials_follow_coturns_use_auth_secret():
     expiry = int(servers[1]["username"].split(":")[0])
     assert 0 < expiry - time.time() <= 61
     assert ice_servers(VoiceSettings(turn_urls=["turn:x"]), "p_x") == []  # no secret, no TURN
+
+
+def test_pair_servers_get_the_voice_settings_but_never_the_auth_token():
+    from spawner.mixin import FORWARDED_ENV
+
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET",
+                 "TWILIO_TWIML_APP_SID", "PEERPLATFORM_VOICE_SECRET", "PEERPLATFORM_TURN_SECRET"):
+        assert name in FORWARDED_ENV
+    assert "TWILIO_AUTH_TOKEN" not in FORWARDED_ENV  # only the webhook (service) checks with it
