@@ -32,7 +32,8 @@ PASSWORD = "correct-horse-42"
 #: Stands in for the pair server's voice module (issue "Voice") in one learner's browser, to
 #: check the panel against the module's contract: connect({baseUrl, onState, onPartnerMute,
 #: onError}) -> call with mute(bool), leave(), state. The other learner's browser talks to the
-#: real server, which has no voice endpoint yet: "unavailable".
+#: real server's voice endpoint (WebRTC by default; the module itself is tested with real
+#: audio in tests/integration/pair_server/test_pair_voice_browser.py).
 VOICE_MODULE = """
 export async function connect({ baseUrl, onState, onPartnerMute, onError }) {
   const log = (window.__ppVoice = window.__ppVoice || []);
@@ -254,11 +255,11 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             expect(d.locator("[data-pp-key=run-tests]")).to_be_visible()
             expect(d.locator("[data-pp-key=another-challenge]")).to_be_visible()
             assert o.locator("[data-pp-key=run-tests]").count() == 0
-            # voice: the server has no voice endpoint yet -> said clearly
+            # voice: the real server's endpoint (self-hosted WebRTC: no Twilio configured)
             plain = pages[names[0]]
-            expect(plain.locator(".pp-VoiceState")).to_have_attribute("data-state", "unavailable")
-            expect(plain.locator(".pp-VoiceState")).to_contain_text("unavailable")
-            assert plain.locator("[data-pp-key=voice-join]").count() == 0
+            expect(plain.locator(".pp-VoiceState")).to_have_attribute("data-state", "idle")
+            expect(plain.locator(".pp-VoiceState")).to_contain_text("WebRTC")
+            expect(plain.locator("[data-pp-key=voice-join]")).to_be_visible()
             # ... and the voice module's contract, in the other browser: join, partner muted,
             # mute, leave, and a clear message when the call cannot connect
             v = pages[voice_user]
