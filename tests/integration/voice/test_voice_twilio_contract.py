@@ -166,3 +166,63 @@ async def test_the_mock_enforces_the_contract(control, prism):
     r = httpx.post(f"{prism}/2010-04-01/Accounts/{ACCOUNT}/Conferences/{CF}.json",
                    data={"Status": "completed"})
     assert r.status_code == 401
+
+
+class _Socket:
+    """Stands in for a member's signaling websocket (records what the server sends it)."""
+
+    def __init__(self):
+        self.sent: list[dict] = []
+        self.closed: tuple | None = None
+
+    def send(self, msg: dict) -> None:
+        self.sent.append(msg)
+
+    def close(self, code=None, reason=None) -> None:
+        self.closed = (code, reason)
+
+
+async def test_the_pair_server_mutes_and_ends_the_conference_over_rest(prism):
+    """The pair server's call state (``PairVoice``) drives the REST calls: a member's mute
+    mutes their participant, time-up ends the conference, and both sockets close."""
+    import asyncio
+    import json
+    import logging
+
+    from peerplatform_ext.roles import PairState
+    from peerplatform_ext.voice import CLOSE_ENDED, PairVoice
+
+    settings = VoiceSettings(twilio_account_sid=ACCOUNT, twilio_api_key_sid="SK" + "1" * 32,
+                             twilio_api_key_secret="k" * 32, twilio_twiml_app_sid="AP" + "2" * 32,
+                             secret=SECRET)
+    http = MockHttpClient(prism)
+    state = PairState(session=None)
+    state._apply({"_id": SID, "members": ["alice", "bob"], "driver": "alice",
+                  "observer": "bob", "state": "active"})
+    voice = PairVoice(settings, state, logging.getLogger("test"),
+                      control_factory=lambda: ConferenceControl(settings, http_client=http))
+    a, b = _Socket(), _Socket()
+    voice.join("alice", a)
+    voice.join("bob", b)
+    voice.handle("bob", b, json.dumps({"type": "mute", "muted": True}))
+    assert a.sent[-1] == {"type": "partner-mute", "muted": True}
+    await asyncio.wait(list(voice._tasks), timeout=20)
+    conf_list = f"/2010-04-01/Accounts/{ACCOUNT}/Conferences.json"
+    assert http.sent[0][:2] == ("GET", conf_list)
+    assert http.sent[0][2]["FriendlyName"] == conference_name(SECRET, SID)
+    method, path, _, data = http.sent[1]
+    assert method == "POST" and path.endswith(
+        f"/Participants/{caller_identity(SECRET, SID, 'bob')}.json") and data == {"Muted": "true"}
+
+    state.lock()  # time is up
+    assert a.sent[-1] == b.sent[-1] == {"type": "ended"}
+    assert a.closed[0] == b.closed[0] == CLOSE_ENDED
+    await asyncio.wait(list(voice._tasks), timeout=20)
+    assert http.sent[2][:2] == ("GET", conf_list)
+    method, path, _, data = http.sent[3]
+    assert method == "POST" and data == {"Status": "completed"}
+    assert path.startswith(f"/2010-04-01/Accounts/{ACCOUNT}/Conferences/CF")
+    state._apply({"_id": SID, "members": ["alice", "bob"], "driver": "alice",
+                  "observer": "bob", "state": "ended"})
+    assert len(http.sent) == 4  # ended once, not again when the store says ended
+    await voice.close()
