@@ -402,14 +402,35 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                 assert page.evaluate("document.body.dataset.ppEditable") == "false"
                 expect(page.locator("#peerplatform-timer .pp-Timer-time")).to_have_text("0:00")
             snap(d, shots, "11-time-up-rating-dialog")
-            for page, scores in ((d, (4, 5, 3)), (o, (5, 4, 4))):
-                expect(page.locator(".jp-Dialog .jp-mod-accept")).to_be_disabled()
-                for (key, _), score in zip(
-                        (("communication", 0), ("collaboration", 0), ("problem_solving", 0)),
-                        scores):
-                    page.locator(f"label[for=pp-rating-{key}-{score}]").click()
-                page.locator("#pp-rating-comment").fill("Good session, thanks!")
-                page.locator(".jp-Dialog .jp-mod-accept").click()
+            for page in (d, o):  # the final test results, for both
+                expect(page.locator(".pp-TestSummary")).to_contain_text("Final result")
+            # one rates with the mouse ...
+            expect(d.locator(".jp-Dialog .jp-mod-accept")).to_be_disabled()
+            for key, score in zip(("communication", "collaboration", "problem_solving"),
+                                  (4, 5, 3)):
+                d.locator(f"label[for=pp-rating-{key}-{score}]").click()
+            d.locator("#pp-rating-comment").fill("Good session, thanks!")
+            d.locator(".jp-Dialog .jp-mod-accept").click()
+            # ... the other with the keyboard only (the dialog starts on the first score)
+            expect(o.locator(".jp-Dialog .jp-mod-accept")).to_be_disabled()
+            expect(o.locator("#pp-rating-communication-1")).to_be_focused()
+            for i, score in enumerate((5, 4, 4)):
+                if i:
+                    o.keyboard.press("Tab")  # to the next group
+                o.keyboard.press("Space")  # score 1
+                for _ in range(score - 1):
+                    o.keyboard.press("ArrowRight")
+            o.keyboard.press("Tab")
+            expect(o.locator("#pp-rating-comment")).to_be_focused()
+            o.keyboard.type("Good session, thanks!")
+            expect(o.locator(".jp-Dialog .jp-mod-accept")).to_be_enabled()
+            for _ in range(10):  # Tab on to the submit button
+                if o.locator(".jp-Dialog .jp-mod-accept").evaluate(
+                        "n => n === document.activeElement"):
+                    break
+                o.keyboard.press("Tab")
+            expect(o.locator(".jp-Dialog .jp-mod-accept")).to_be_focused()
+            o.keyboard.press("Enter")
             for page in (d, o):
                 expect(page.locator(".pp-RatingState")).to_have_attribute(
                     "data-state", "stored", timeout=15_000)
