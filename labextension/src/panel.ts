@@ -302,9 +302,13 @@ export class SessionPanel extends Widget {
       row.append(mute, button('voice-leave', 'Leave call', () => this.voice.leave()));
     }
     section.append(row);
+    const partner = this.model.info!.partner;
+    if (v.state === 'connecting' && v.partnerPresent === false) {
+      section.append(el('p', { class: 'pp-muted' }, `Waiting for ${partner} to join the call…`));
+    }
     if (v.partnerMuted !== null && v.state === 'connected') {
       section.append(
-        el('p', { class: 'pp-muted' }, `${this.model.info!.partner} is ${v.partnerMuted ? 'muted' : 'unmuted'}.`)
+        el('p', { class: 'pp-muted' }, `${partner} is ${v.partnerMuted ? 'muted' : 'unmuted'}.`)
       );
     }
     return section;

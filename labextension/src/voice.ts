@@ -23,6 +23,8 @@ export interface IVoiceView {
   mode: string | null;
   muted: boolean;
   partnerMuted: boolean | null;
+  /** The partner is in the call (null: not told). */
+  partnerPresent: boolean | null;
   message: string;
 }
 
@@ -34,6 +36,7 @@ export class Voice {
     mode: null,
     muted: false,
     partnerMuted: null,
+    partnerPresent: null,
     message: 'Checking voice…'
   };
 
@@ -71,6 +74,7 @@ export class Voice {
         baseUrl,
         onState: (state: string) => this._onState(state),
         onPartnerMute: (muted: boolean) => this._set({ partnerMuted: !!muted }),
+        onPartnerPresent: (present: boolean) => this._set({ partnerPresent: !!present }),
         onError: (error: any) =>
           this._set({
             state: 'failed',
@@ -97,7 +101,13 @@ export class Voice {
         this._call.leave();
       } finally {
         this._call = null;
-        this._set({ state: 'idle', muted: false, partnerMuted: null, message: 'You left the call.' });
+        this._set({
+          state: 'idle',
+          muted: false,
+          partnerMuted: null,
+          partnerPresent: null,
+          message: 'You left the call.'
+        });
       }
     }
   }
