@@ -70,8 +70,12 @@ export class Voice {
       const baseUrl = serverBaseUrl();
       const url = URLExt.join(baseUrl, 'peerplatform/static/voice.js');
       const module: any = await import(/* webpackIgnore: true */ url);
+      // Twilio mode needs Twilio's Voice SDK (bundled here, loaded only for Twilio calls)
+      const Device =
+        this.view.mode === 'twilio' ? (await import('@twilio/voice-sdk')).Device : undefined;
       this._call = await module.connect({
         baseUrl,
+        Device,
         onState: (state: string) => this._onState(state),
         onPartnerMute: (muted: boolean) => this._set({ partnerMuted: !!muted }),
         onPartnerPresent: (present: boolean) => this._set({ partnerPresent: !!present }),

@@ -35,9 +35,9 @@ PASSWORD = "correct-horse-42"
 #: real server's voice endpoint (WebRTC by default; the module itself is tested with real
 #: audio in tests/integration/pair_server/test_pair_voice_browser.py).
 VOICE_MODULE = """
-export async function connect({ baseUrl, onState, onPartnerMute, onError }) {
+export async function connect({ baseUrl, onState, onPartnerMute, onError, Device }) {
   const log = (window.__ppVoice = window.__ppVoice || []);
-  log.push(['connect', baseUrl]);
+  log.push(['connect', baseUrl, typeof Device]);
   if (window.__ppVoiceFail) {
     setTimeout(() => {
       onError(new Error('no route to the media server'));
@@ -193,7 +193,7 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             voice_user = names[1]
             ctx[voice_user].route(
                 re.compile(r".*/peerplatform/api/voice(\?.*)?$"), lambda route: route.fulfill(
-                    status=200, content_type="application/json", body='{"mode": "webrtc"}'))
+                    status=200, content_type="application/json", body='{"mode": "twilio"}'))
             ctx[voice_user].route(re.compile(r".*/peerplatform/static/voice\.js$"),
                                   lambda route: route.fulfill(
                                       status=200, content_type="text/javascript",
@@ -272,6 +272,7 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             expect(v.locator(".pp-VoiceState")).to_have_attribute("data-state", "idle")
             calls = v.evaluate("window.__ppVoice")
             assert calls[0][0] == "connect" and calls[0][1].endswith(server)  # the server's base
+            assert calls[0][2] == "function"  # Twilio mode: Twilio's Voice SDK Device is passed
             assert ["mute", True] in calls \
                 and calls[-1] == ["leave"], calls
             v.evaluate("window.__ppVoiceFail = true")
