@@ -38,6 +38,7 @@ from .roles import Change, PairState
 STATIC_DIR = Path(__file__).parent / "static"
 SIGNAL_PATH = "peerplatform/api/voice/signal"
 TOKEN_PATH = "peerplatform/api/voice/token"
+SDK_PATH = "peerplatform/static/twilio-voice.min.js"
 #: An SDP with many candidates is a few KB; nothing legitimate comes near this.
 MAX_MESSAGE_BYTES = 64 * 1024
 #: Close code for a socket replaced by the same member's newer one (another tab).
@@ -93,12 +94,18 @@ class PairVoice:
         if self.mode == "twilio":
             identity = caller_identity(self.settings.secret, sid, username)
             out.update(token=access_token(self.settings, identity), identity=identity,
-                       ttl_s=self.settings.token_ttl, token_url=TOKEN_PATH)
+                       ttl_s=self.settings.token_ttl, token_url=TOKEN_PATH,
+                       sdk_url=SDK_PATH if self.sdk_file() else None)
         else:
             opaque = caller_identity(self.settings.secret or "webrtc", sid, username)
             out.update(ice_servers=ice_servers(self.settings, opaque),
                        offerer=self.offerer(doc) == username)
         return out
+
+    def sdk_file(self) -> Path | None:
+        """Twilio's Voice SDK bundle, if this server has it to serve."""
+        path = self.settings.twilio_sdk_path
+        return Path(path) if path and Path(path).is_file() else None
 
     def token(self, username: str) -> dict:
         doc = self.admit(username)
@@ -327,9 +334,24 @@ class VoiceStaticHandler(FileFindHandler):
         self.set_header("Cache-Control", "no-cache")
 
 
+class TwilioSDKHandler(JupyterHandler):
+    """``/peerplatform/static/twilio-voice.min.js``: Twilio's Voice SDK (Twilio mode only),
+    so the browser needs nothing from a CDN."""
+
+    async def get(self):
+        voice: PairVoice = self.settings["peerplatform_voice"]
+        path = voice.sdk_file() if voice.mode == "twilio" else None
+        if path is None:
+            raise web.HTTPError(404, "Twilio's Voice SDK is not served here")
+        self.set_header("Content-Type", "text/javascript; charset=utf-8")
+        self.set_header("Cache-Control", "max-age=3600")
+        self.finish(path.read_bytes())
+
+
 voice_handlers = [
     (r"/peerplatform/api/voice", VoiceHandler),
     (r"/peerplatform/api/voice/token", VoiceTokenHandler),
     (r"/peerplatform/api/voice/signal", VoiceSignalSocket),
     (r"/peerplatform/static/(voice\.js)", VoiceStaticHandler),
+    (r"/peerplatform/static/twilio-voice\.min\.js", TwilioSDKHandler),
 ]

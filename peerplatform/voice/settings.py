@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from traitlets import Dict, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
@@ -76,6 +77,18 @@ class VoiceSettings(Configurable):
         help="""Seconds the browser waits for a call to connect before it gives up with a
         clear message (offline, Twilio's SDK retries forever).""",
     ).tag(config=True)
+    twilio_sdk_path = Unicode(
+        help="""File of Twilio's Voice SDK (``@twilio/voice-sdk``'s ``dist/twilio.min.js``)
+        that pair servers serve to the browser in Twilio mode. Default: the copy ``npm install``
+        puts in the project's ``node_modules`` (pinned in ``package.json``). Empty or missing:
+        the page must load the SDK itself (or pass ``Device`` to ``voice.js``).""",
+    ).tag(config=True)
+
+    @default("twilio_sdk_path")
+    def _d_sdk(self):
+        return str(Path(__file__).resolve().parents[2] / "node_modules" / "@twilio" / "voice-sdk"
+                   / "dist" / "twilio.min.js")
+
     ice_servers = List(
         Dict(),
         help="""ICE servers for the self-hosted WebRTC call, as RTCIceServer objects

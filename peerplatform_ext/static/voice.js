@@ -10,8 +10,8 @@
  *     onPartnerMute(muted) {},   // the partner muted / unmuted (also sent once on join)
  *     onPartnerPresent(present) {},  // optional: the partner joined / left the call
  *     onError(error) {},    // an Error with a message fit for the user
- *     Device,               // optional: Twilio's Device class (default globalThis.Twilio.Device);
- *                           // only used when the server says mode 'twilio'
+ *     Device,               // optional: Twilio's Device class (default globalThis.Twilio.Device,
+ *                           // else the SDK the pair server serves); only for mode 'twilio'
  *     timeoutMs,            // optional: give up connecting after this (default: the server's
  *                           // connect_timeout_s); Twilio's connect() never completes offline
  *     audioElement,         // optional: where the partner's audio plays (default: a new <audio>)
@@ -364,6 +364,17 @@ class Call {
   }
 }
 
+/** Twilio's SDK bundle (served by the pair server) defines globalThis.Twilio.Device. */
+function loadTwilioSDK(url) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = url;
+    script.onload = () => resolve(globalThis.Twilio?.Device);
+    script.onerror = () => reject(new Error("voice: could not load Twilio's Voice SDK"));
+    document.head.appendChild(script);
+  });
+}
+
 /** Join the pair's call (see the header for the options and the returned object). */
 export async function connect(options) {
   if (!options || typeof options.baseUrl !== 'string') throw new Error('connect() needs {baseUrl}');
@@ -379,7 +390,8 @@ export async function connect(options) {
   const call = new Call(options, info);
   try {
     if (info.mode === 'twilio') {
-      const Device = options.Device || globalThis.Twilio?.Device;
+      let Device = options.Device || globalThis.Twilio?.Device;
+      if (!Device && info.sdk_url) Device = await loadTwilioSDK(baseUrl + info.sdk_url);
       if (!Device) throw new Error("voice: Twilio's Voice SDK is not loaded (pass {Device})");
       await call._startTwilio(Device);
     } else {

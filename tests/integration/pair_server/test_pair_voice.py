@@ -203,6 +203,15 @@ async def test_twilio_mode_mints_tokens_for_the_callers_opaque_identity(twilio_s
         assert r.status_code == 403
 
 
+async def test_twilio_sdk_is_served_only_in_twilio_mode(twilio_server, server):
+    r = await twilio_server.request(DRIVER, "GET", "/peerplatform/api/voice")
+    assert r.json()["sdk_url"] == "peerplatform/static/twilio-voice.min.js"
+    r = await twilio_server.request(DRIVER, "GET", "/peerplatform/static/twilio-voice.min.js")
+    assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+    r = await server.request(DRIVER, "GET", "/peerplatform/static/twilio-voice.min.js")
+    assert r.status_code == 404
+
+
 async def test_twilio_mode_relays_mute_but_no_webrtc(twilio_server):
     stack, a, b, welcome_a, _ = await pair(twilio_server)
     async with stack:

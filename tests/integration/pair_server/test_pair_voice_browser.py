@@ -164,6 +164,30 @@ async def test_connect_times_out_with_a_clear_message(twilio_server, chromium):
         "the call failed"
 
 
+async def test_the_real_sdk_offline_fails_with_a_clear_message(twilio_server):
+    """Twilio's own SDK, served by the pair server, with every hostname but 127.0.0.1
+    unresolvable: its connect() never completes, so our timeout must end the attempt."""
+    from playwright.async_api import async_playwright
+
+    r = await twilio_server.request(DRIVER, "GET", "/peerplatform/static/twilio-voice.min.js")
+    assert r.status_code == 200, "Twilio's Voice SDK is missing: run `npm install`"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+        try:
+            page = await open_page(browser, twilio_server.base, TOKENS[DRIVER])
+            assert await page.evaluate("pp.join({timeoutMs: 3000})") == "ok"
+            assert await page.evaluate("typeof Twilio.Device") == "function"
+            assert await page.evaluate("Twilio.Device.version") == "2.18.5"
+            await page.wait_for_function("pp.call.state === 'failed'", timeout=15_000)
+            errors = await page.evaluate("pp.errors")
+            assert errors[-1] == ("the call did not connect within 3 s; check your network "
+                                  "connection and try again"), errors
+            assert await page.evaluate("pp.states") == ["connecting", "failed"]
+        finally:
+            await browser.close()
+
+
 async def test_twilio_call_token_refresh_mute_and_end(twilio_server, chromium):
     page = await fake_page(chromium, twilio_server)
     sid = twilio_server.session_id
