@@ -19,7 +19,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
-from pairkit import DRIVER, OBSERVER, OUTSIDER, TOKENS, PairServer, eventually, seed_session  # noqa: E402
+from pairkit import (  # noqa: E402
+    DRIVER,
+    OBSERVER,
+    OUTSIDER,
+    TOKENS,
+    PairServer,
+    eventually,
+    seed_session,
+)
 from playwright.async_api import async_playwright  # noqa: E402
 from voice_page import CHROMIUM, CHROMIUM_ARGS, open_page, page_config  # noqa: E402
 
@@ -33,8 +41,9 @@ def tone(path: Path, freq: float, seconds: float = 10, rate: int = 48000) -> Pat
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * i / rate)))
-                               for i in range(int(seconds * rate))))
+        w.writeframes(b"".join(
+            struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * i / rate)))
+            for i in range(int(seconds * rate))))
     return path
 
 

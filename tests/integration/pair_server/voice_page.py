@@ -81,7 +81,8 @@ pp.listen = async (ms) => {
 
 // a raw signaling socket, e.g. to show a non-member is refused
 pp.rawSignal = () => new Promise((resolve) => {
-  const ws = new WebSocket(location.origin.replace('http', 'ws') + '/peerplatform/api/voice/signal');
+  const url = location.origin.replace('http', 'ws') + '/peerplatform/api/voice/signal';
+  const ws = new WebSocket(url);
   ws.onopen = () => { resolve('open'); ws.close(); };
   ws.onclose = (e) => resolve('closed ' + e.code);
 });
