@@ -1,6 +1,7 @@
 """The autograder against hostile and broken code: each case gives a clear result, and the
 grader keeps working afterwards (real subprocesses, real limits)."""
 
+import secrets
 import socket
 import subprocess
 import sys
@@ -10,7 +11,10 @@ import pytest
 from peerplatform_ext.grader import Limits, grade, grade_sync
 from peerplatform_ext.grader.sandbox import isolation
 
-SOLUTION_MARKER = "REFERENCE-SOLUTION-7f3a9c"
+# random per run and never written whole in a file, so a checkout of this repository (which
+# may itself sit under /tmp) is not a false "found"
+MARKER_ID = secrets.token_hex(6)
+SOLUTION_MARKER = "REFERENCE-SOLUTION-" + MARKER_ID
 ADD = {
     "slug": "add-two", "version": 1, "hash": "h1", "time_limit_s": 2,
     "solution": f"def add(a, b):\n    return a + b  # {SOLUTION_MARKER}\n",
@@ -107,10 +111,14 @@ def test_printing_does_not_forge_results():
 def test_the_reference_solution_is_nowhere_to_be_found():
     snoop = '''
 import os, sys, gc
-MARK = "REFERENCE-SOLUTION-" + "7f3a9c"
+MARK = "REFERENCE-SOLUTION-" + "MARKER_ID"
 found = []
+# the grader writes only its own job files; virtualenvs, node_modules and checkouts that
+# other programs keep in /tmp are skipped so the walk fits the time limit on any machine
+SKIP = {".venv", "venv", "node_modules", ".git", "site-packages", "__pycache__"}
 for root in (os.getcwd(), os.environ.get("HOME", "."), "/tmp"):
-    for folder, _, files in os.walk(root):
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIP]
         for name in files:
             try:
                 with open(os.path.join(folder, name), errors="ignore") as fh:
@@ -134,8 +142,10 @@ print("FOUND" if found else "NOT FOUND", found)
 def add(a, b):
     return a + b
 '''
-    result = grade_sync(ADD, snoop)
-    assert "NOT FOUND" in result["output"], result["output"]
+    snoop = snoop.replace("MARKER_ID", MARKER_ID)
+    result = grade_sync({**ADD, "time_limit_s": 20}, snoop)
+    assert "NOT FOUND" in result["output"], result
+    assert "FOUND []" in result["output"]
     assert result["status"] == "passed"
 
 
