@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuth
 from redis.asyncio import Redis
 from tornado.httpserver import HTTPServer
-from traitlets import Unicode
+from traitlets import Unicode, default
 from traitlets.config import Application
 
 from .events import EventBus
@@ -101,6 +101,12 @@ class PeerPlatformService(Application):
     ).tag(config=True)
 
     aliases = {"config": "PeerPlatformService.config_file", "log-level": "Application.log_level"}
+
+    @default("log_level")
+    def _log_level_default(self):
+        # like the Hub's own log: matches, sessions and the challenge bank load are news to
+        # an operator (Application's default, WARN, would hide all of them)
+        return logging.INFO
     classes = [PeerPlatform, VoiceSettings]
 
     def initialize(self, argv=None):
