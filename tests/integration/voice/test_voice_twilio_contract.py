@@ -2,12 +2,13 @@
 Twilio's own OpenAPI spec served by Prism (which checks paths, SID patterns, enums, auth).
 
 The client is pointed at the mock through its ``http_client`` (Twilio's base URL is fixed
-in the library). Skipped only when node is absent.
+in the library). The spec is read from the project's shared data folder
+(``shared/data/twilio-oai/``, MIT), never copied into the repo. Skipped only when node or that
+folder is absent, with the reason.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil
@@ -33,7 +34,7 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[3]
-SPEC_GZ = REPO / "tests" / "fixtures" / "twilio-oai" / "twilio_api_v2010.json.gz"
+SPEC = Path("data") / "twilio-oai" / "twilio_api_v2010.json"
 SPEC_SHA256 = "99cae87a6bb1725f71363364cbd30282a13140374b2d5f9bdd5bdfa5d4c8a6d7"
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 SECRET = "voice-secret-for-tests-0123456789"
@@ -47,7 +48,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def prism(tmp_path_factory):
+def prism(tmp_path_factory, shared_dir):
+    spec = shared_dir / SPEC
+    if not spec.is_file():
+        pytest.skip(f"Twilio's OpenAPI spec {spec} is absent from the shared data folder")
     if not shutil.which("node"):
         pytest.skip("node is not installed: the Twilio contract test needs Prism (npm)")
     prism_bin = REPO / "node_modules" / ".bin" / "prism"
@@ -55,11 +59,11 @@ def prism(tmp_path_factory):
         found = shutil.which("prism")
         assert found, "Prism is missing: run `npm install` (package.json pins @stoplight/prism-cli)"
         prism_bin = Path(found)
-    spec = tmp_path_factory.mktemp("twilio-oai") / "twilio_api_v2010.json"
-    spec.write_bytes(gzip.decompress(SPEC_GZ.read_bytes()))
-    assert hashlib.sha256(spec.read_bytes()).hexdigest() == SPEC_SHA256
+    # the calls below were checked against this exact revision of the spec
+    assert hashlib.sha256(spec.read_bytes()).hexdigest() == SPEC_SHA256, f"{spec} changed"
+    logfile = tmp_path_factory.mktemp("prism") / "prism.log"
     port = free_port()
-    log = open(spec.parent / "prism.log", "wb")
+    log = open(logfile, "wb")
     # dynamic mode: lists hold one (seeded, schema-valid) item, so every call has a target
     proc = subprocess.Popen([str(prism_bin), "mock", "-d", "--seed", "42", "-h", "127.0.0.1",
                              "-p", str(port), str(spec)], stdout=log, stderr=subprocess.STDOUT,
@@ -67,7 +71,7 @@ def prism(tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        assert proc.poll() is None, (spec.parent / "prism.log").read_text()[-2000:]
+        assert proc.poll() is None, logfile.read_text()[-2000:]
         try:
             httpx.get(base + "/2010-04-01/Accounts.json", timeout=1)
             break
