@@ -230,10 +230,6 @@ def leaderboard_rebuild(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    main()
-
-
 def cohort_command(args) -> int:
     """``peerplatform cohort NAME --learners ... --instructors ...`` with an admin's API token
     in ``$JUPYTERHUB_API_TOKEN``."""
@@ -278,3 +274,7 @@ def cohort_command(args) -> int:
     if result["hub_restart_needed"]:
         print("new cohort: restart JupyterHub so its instructors' role is defined")
     return 0
+
+
+if __name__ == "__main__":
+    main()
