@@ -9,7 +9,8 @@ Prints ``name=value`` lines:
 * ``matches_per_s`` / ``matches_per_s_8clients`` - match attempts that pair two learners, with
   10,000 waiting (ratings ~N(1500, 300), waits 0-120 s), one client / 8 asyncio clients on
   separate connections, handshake mode (each match writes the pending match too);
-  ``pick_ms_p50`` / ``pick_ms_p99`` - one attempt seen from the client.
+  ``match_attempt_ms_p50`` / ``match_attempt_ms_p99`` - one attempt seen from the client
+  (not ``pick_ms_*``: that is bench/pick.py's challenge selection).
 * ``match_decision_ms_p50`` / ``match_decision_ms_p99`` - through the real platform (Hub,
   proxy, service; 10,000 other learners waiting, none compatible): from the second compatible
   learner's ``POST api/waiting-room`` to both lobbies holding the ``match_offered`` event.
@@ -106,8 +107,8 @@ async def throughput(redis_url: str, waiting: int, matches: int) -> None:
     waiting_left = await main.zcard(keys.WAITING)
     print(f"waiting={waiting}")
     print(f"matches_per_s={single:.0f}")
-    print(f"pick_ms_p50={statistics.median(lat):.2f}")
-    print(f"pick_ms_p99={pct(lat, 99):.2f}")
+    print(f"match_attempt_ms_p50={statistics.median(lat):.2f}")
+    print(f"match_attempt_ms_p99={pct(lat, 99):.2f}")
     print(f"check_pending_after_single={pending} check_waiting_left={waiting_left}")
     print(f"matches_per_s_8clients={await eight_clients():.0f}")
     await main.flushdb()
