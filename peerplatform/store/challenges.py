@@ -20,6 +20,9 @@ Also: ``apply(challenges)`` (the loader's all-or-nothing bulk write), ``get_vers
 **Versions.** The content hash decides: same hash, nothing is written; a new hash stores version
 n+1 in ``challenge_versions`` (immutable, ``_id`` ``slug@n``) and makes it current. Attempts record
 the version they showed, so history keeps pointing at it.
+The skill learned from rated sessions (:data:`SKILL_FIELDS`, written by ``apply_skill`` on the
+current document, where ``pick`` reads ``rating``) belongs to the slug, not to one version: a
+new version keeps it, and ``challenge_versions`` keep the pack's content (and its ``rating``).
 
 **Selection without ``$nin``.** Every challenge holds one *slot* per bucket it belongs to: the
 buckets are ``track|difficulty`` with ``*`` wildcards (4 per challenge), and a slot is
@@ -52,6 +55,12 @@ CONTENT_FIELDS = ("slug", "title", "statement", "difficulty", "rating", "tags", 
                   "licence")
 #: Fields kept internal to the store, never returned.
 INTERNAL_FIELDS = ("_id", "slots", "load_id")
+#: What :meth:`ChallengeStore.apply_skill` learns from sessions, on the current document only
+#: (``rating`` is then no longer the pack's). A new version of the challenge keeps them: an
+#: edited statement or test does not make the challenge new to the bank.
+SKILL_FIELDS = ("rating", "rating_rd", "rating_vol", "rated_games", "rated_sessions")
+#: Tries of one replace when sessions keep being rated under it (then: ConflictError).
+SKILL_RETRIES = 5
 DEFAULT_RATING = {"easy": 1200, "medium": 1500, "hard": 1800}
 DIFFICULTIES = ("easy", "medium", "hard")
 #: Slot draws per round: small first (most picks succeed at once), then larger.
@@ -77,6 +86,14 @@ def content_hash(challenge: dict) -> str:
     canonical = json.dumps(content_of(challenge), sort_keys=True, separators=(",", ":"),
                            ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def learned_skill(doc: dict | None) -> dict:
+    """The skill fields ``doc`` learned from rated sessions; {} when it was never rated (its
+    ``rating`` is still the pack's, so a new version takes the new pack value)."""
+    if not (doc or {}).get("rated_games"):
+        return {}
+    return {k: doc[k] for k in SKILL_FIELDS if k in doc}
 
 
 def bucket_keys(track: str, difficulty: str) -> list[str]:
@@ -174,7 +191,8 @@ class ChallengeStore:
         if len(set(slugs)) != len(slugs):
             raise ValueError("the same slug appears twice in one load")
         current = {}
-        projection = {"version": 1, "hash": 1, "track": 1, "difficulty": 1, "slots": 1}
+        projection = {"version": 1, "hash": 1, "track": 1, "difficulty": 1, "slots": 1,
+                      **{k: 1 for k in SKILL_FIELDS}}
         if len(slugs) > SCAN_ABOVE:
             # a bulk load: one pass over a small projection beats many large $in lookups
             wanted = set(slugs)
@@ -246,12 +264,27 @@ class ChallengeStore:
             if progress:
                 progress(len(chunk))
         for old, doc in changed:
-            done = await self.collection.replace_one(
-                {"_id": doc["_id"], "version": old["version"]}, doc)
-            if done.matched_count != 1:
+            if not await self._replace_keeping_skill(
+                    {"_id": doc["_id"], "version": old["version"]}, doc, old):
                 raise ConflictError(f"challenge {doc['_id']!r} changed during the load")
             if progress:
                 progress(1)
+
+    async def _replace_keeping_skill(self, query: dict, doc: dict, current: dict) -> bool:
+        """Replace the document matching ``query`` by ``doc`` plus the skill it learned
+        (``current``: as last read). A session rated meanwhile bumps ``rated_games``, so the
+        replace would drop it: read the skill again and retry. False when ``query`` matches
+        nothing."""
+        for _ in range(SKILL_RETRIES):
+            guard = {**query, "rated_games": current.get("rated_games")}  # None: never rated
+            done = await self.collection.replace_one(guard, {**doc, **learned_skill(current)})
+            if done.matched_count == 1:
+                return True
+            current = await self.collection.find_one(query, {k: 1 for k in SKILL_FIELDS})
+            if current is None:
+                return False
+        raise ConflictError(f"challenge {doc['_id']!r}: sessions kept being rated during "
+                            "the load; try again")
 
     async def _rollback(self, new_docs, changed, load_id) -> None:
         """Undo a failed :meth:`apply`: only documents carrying this load's id are touched."""
@@ -266,7 +299,11 @@ class ChallengeStore:
             restored.update({"_id": doc["_id"], "slots": old.get("slots") or [],
                              "load_id": previous.get("load_id"),
                              "updated_at": previous.get("created_at")})
-            await self.collection.replace_one({"_id": doc["_id"], "load_id": load_id}, restored)
+            written = await self.collection.find_one({"_id": doc["_id"], "load_id": load_id},
+                                                     {k: 1 for k in SKILL_FIELDS})
+            if written is not None:  # keep what sessions rated since, on either version
+                await self._replace_keeping_skill({"_id": doc["_id"], "load_id": load_id},
+                                                  restored, written)
         ours = [f"{d['_id']}@{d['version']}" for d in new_docs] + [
             f"{d['_id']}@{d['version']}" for _, d in changed]
         for i in range(0, len(ours), WRITE_CHUNK):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from challenges_loader import collect, load
 from peerplatform.sessions.ratings import rate_ended_sessions
 
 
@@ -53,3 +58,90 @@ async def test_sessions_without_a_test_result_are_not_rated(store):
     assert (await store.sessions.get("sessiona0004"))["rating"] == {
         "skipped": "no challenge result to rate"}
     assert await store.profiles.get("alice") is None
+
+
+# -- a challenge's learned rating belongs to its slug: new versions keep it ---------------------
+
+PACKS = Path(__file__).resolve().parents[1] / "fixtures" / "packs"
+SKILL = ("rating", "rating_rd", "rating_vol", "rated_games", "rated_sessions")
+
+
+def ok_minimal(**edits):
+    """The ok-minimal pack, with ``edits`` ({slug: {field: value}}) applied as a file edit."""
+    collection = collect([str(PACKS / "ok-minimal")])
+    for challenge in collection.challenges:
+        challenge.update(edits.get(challenge["slug"], {}))
+    return collection
+
+
+async def rated(store, sid, status, slug="add-two") -> dict:
+    await ended_session(store, sid, status, slug=slug)
+    assert await rate_ended_sessions(store) == 1
+    return await store.challenges.get(slug)
+
+
+async def test_an_edited_challenge_keeps_its_learned_rating(store):
+    await load(ok_minimal(), store)
+    learned = await rated(store, "sessionb0001", "failed")
+    assert learned["rating"] > 1200 and learned["rated_games"] == 1  # the pack said 1200
+    report = await load(ok_minimal(**{"add-two": {"statement": "Write `add(a, b)`, edited."}}),
+                        store)
+    assert report.updated == [("add-two", 1, 2)]
+    current = await store.challenges.get("add-two")
+    assert current["version"] == 2 and current["statement"].endswith("edited.")
+    assert {k: current[k] for k in SKILL} == {k: learned[k] for k in SKILL}
+    # the version keeps the pack's content; selection by rating reads the learned one
+    assert (await store.challenges.get_version("add-two", 2))["rating"] == 1200
+    low, high = learned["rating"] - 1, learned["rating"] + 1
+    picked = await store.challenges.pick(rating=(low + high) / 2, rating_window=1)
+    assert picked["slug"] == "add-two"
+    # the next session rates the new version, from the learned values
+    after = await rated(store, "sessionb0002", "failed")
+    assert after["version"] == 2 and after["rated_games"] == 2
+    assert after["rating"] > learned["rating"]
+    assert after["rated_sessions"] == ["sessionb0001", "sessionb0002"]
+
+
+async def test_a_never_rated_challenge_takes_the_new_pack_rating(store):
+    await load(ok_minimal(), store)
+    await load(ok_minimal(**{"double-it": {"rating": 1450}}), store)
+    current = await store.challenges.get("double-it")
+    assert (current["version"], current["rating"]) == (2, 1450)
+    assert "rated_games" not in current
+
+
+async def test_a_session_rated_during_the_reload_is_kept(store, monkeypatch):
+    await load(ok_minimal(), store)
+    await rated(store, "sessionb0003", "passed")
+    real = store.challenges.collection.replace_one
+    raced = []
+
+    async def rated_first(*args, **kwargs):
+        if not raced:  # a replica's sweep rates a session between the load's read and write
+            raced.append(await rated(store, "sessionb0004", "passed"))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store.challenges.collection, "replace_one", rated_first)
+    await load(ok_minimal(**{"add-two": {"title": "Add them"}}), store)
+    current = await store.challenges.get("add-two")
+    assert (current["version"], current["title"]) == (2, "Add them")
+    assert current["rated_games"] == 2 and current["rating"] == raced[0]["rating"]
+    assert current["rated_sessions"] == ["sessionb0003", "sessionb0004"]
+
+
+async def test_a_failed_reload_keeps_the_learned_rating(store, monkeypatch):
+    await load(ok_minimal(), store)
+    learned = await rated(store, "sessionb0005", "failed")
+    real = store.challenges.collection.replace_one
+
+    async def write_then_fail(*args, **kwargs):
+        await real(*args, **kwargs)
+        monkeypatch.undo()  # the rollback's own writes go through
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store.challenges.collection, "replace_one", write_then_fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        await load(ok_minimal(**{"add-two": {"title": "Add them"}}), store)
+    current = await store.challenges.get("add-two")
+    assert (current["version"], current["title"]) == (1, "Add two numbers")
+    assert {k: current[k] for k in SKILL} == {k: learned[k] for k in SKILL}
