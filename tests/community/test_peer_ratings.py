@@ -61,6 +61,35 @@ def test_members_rate_each_other_once_after_the_end(hub, trio):
     assert resp.json()["comment"] == ""
 
 
+def test_peer_ratings_never_move_the_matchmaking_rating(hub, trio):
+    from peerplatform.matching.skill import Skill
+
+    ann, ben, _ = trio
+    sid = seed.session(hub, ann.name, ben.name)
+    fields = ("rating", "rd", "vol", "games", "rated_sessions")
+
+    async def give_skills(store):
+        # earlier rated sessions, as the outcome sweep writes them
+        await store.profiles.apply(ann.name, "skillseed001", Skill(1620.0, 80.0, 0.059))
+        await store.profiles.apply(ben.name, "skillseed002", Skill(1380.0, 120.0, 0.061))
+
+    async def skills(store):
+        docs = {u.name: await store.profiles.get(u.name) for u in (ann, ben)}
+        return {name: {f: doc[f] for f in fields} for name, doc in docs.items()}
+
+    seed.run(give_skills)(hub)
+    before = seed.run(skills)(hub)
+    assert before[ann.name]["rating"] == 1620.0 and before[ben.name]["rd"] == 120.0
+    # the best and the worst scores, both ways, then an edit
+    top = {"communication": 5, "collaboration": 5, "problem_solving": 5}
+    assert rating_of(ann, sid, "POST", top).status_code == 201
+    low = {"communication": 1, "collaboration": 1, "problem_solving": 1}
+    assert rating_of(ben, sid, "POST", low).status_code == 201
+    assert rating_of(ann, sid, "PUT", {"problem_solving": 1}).status_code == 200
+    assert stored(hub, sid, ben.name)["ratee"] == ann.name
+    assert seed.run(skills)(hub) == before
+
+
 @pytest.mark.parametrize("state", ["pending", "active", "failed"])
 def test_no_rating_before_the_session_ended(hub, trio, state):
     ann, ben, _ = trio
