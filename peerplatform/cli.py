@@ -32,10 +32,10 @@ def _find_config(explicit: str | None) -> Path:
     raise SystemExit("jupyterhub_config.py not found; pass --config PATH")
 
 
-def _wait_http(url: str, timeout: float, proc: subprocess.Popen) -> bool:
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen, stopping=lambda: False) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc.poll() is not None or stopping():
             return False
         try:
             with urllib.request.urlopen(url, timeout=2):
@@ -43,6 +43,85 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen) -> bool:
         except Exception:
             time.sleep(0.3)
     return False
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (from ``/proc``, else ``ps``), nearest first."""
+    parent_of: dict[int, int] = {}
+    if Path("/proc/self/stat").exists():
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parent_of[int(stat.parent.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    else:
+        out = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True,
+                             text=True, check=False).stdout
+        for line in out.splitlines():
+            child, parent = (int(f) for f in line.split())
+            parent_of[child] = parent
+    children: dict[int, list[int]] = {}
+    for child, parent in parent_of.items():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(0), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process under a reused pid: still there
+    return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_hub(hub: subprocess.Popen, timeout: float = 60, grace: float = 5) -> None:
+    """SIGTERM the Hub, which stops what it started; if it is still there after ``timeout``
+    seconds, kill it and then everything it started.
+
+    The Hub starts configurable-http-proxy, the service and the local pair servers each in a
+    session of their own, so killing the Hub (or its process group) would leave them running
+    as orphans: collect them by parentage first, kill the Hub (else it restarts the proxy and
+    the service it sees exit), then SIGTERM them, and SIGKILL what is left after ``grace`` s.
+    """
+    if hub.poll() is not None:
+        return
+    hub.terminate()
+    try:
+        hub.wait(timeout)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    left = _descendants(hub.pid)
+    print(f"JupyterHub did not stop within {timeout:g} s: killing it and the {len(left)} "
+          "processes it started", file=sys.stderr, flush=True)
+    try:
+        os.killpg(hub.pid, signal.SIGKILL)  # the Hub leads its own session (start_new_session)
+    except (ProcessLookupError, PermissionError):
+        hub.kill()
+    hub.wait()
+    for pid in left:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(_alive(pid) for pid in left) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        _signal(pid, signal.SIGKILL)
 
 
 def up(args) -> int:
@@ -71,13 +150,15 @@ def up(args) -> int:
             env["MONGODB_URI"] = mongo.start()
             started.append(mongo)
             print(f"embedded MongoDB-compatible server  {env['MONGODB_URI']}", flush=True)
-        hub_log = open(data_dir / "jupyterhub.log", "ab")
+        if stopping:  # Ctrl-C while the stores started
+            return 0
         cmd = [sys.executable, "-m", "jupyterhub", "-f", str(config)]
-        hub = subprocess.Popen(cmd, env=env, cwd=data_dir, start_new_session=True,
-                               stdout=None if args.verbose else hub_log,
-                               stderr=subprocess.STDOUT if not args.verbose else None)
+        with open(data_dir / "jupyterhub.log", "ab") as hub_log:
+            hub = subprocess.Popen(cmd, env=env, cwd=data_dir, start_new_session=True,
+                                   stdout=None if args.verbose else hub_log,
+                                   stderr=subprocess.STDOUT if not args.verbose else None)
         public = env.get("PEERPLATFORM_BIND_URL", "http://127.0.0.1:8000").rstrip("/")
-        if not _wait_http(public + "/hub/api", 90, hub):
+        if not _wait_http(public + "/hub/api", 90, hub, lambda: stopping):
             if not stopping:
                 print(f"JupyterHub did not start; see {data_dir / 'jupyterhub.log'}", file=sys.stderr)
                 return 1
@@ -93,13 +174,8 @@ def up(args) -> int:
         return 0
     finally:
         print("stopping…", flush=True)
-        if hub is not None and hub.poll() is None:
-            hub.terminate()
-            try:
-                hub.wait(60)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-                hub.wait()
+        if hub is not None:
+            stop_hub(hub)
         for server in reversed(started):
             server.stop()
         print("stopped.", flush=True)
