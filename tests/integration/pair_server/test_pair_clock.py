@@ -114,6 +114,22 @@ async def test_a_session_runs_out_its_clock(server, redis_url):
         assert outcome["grader"] == "ok" and outcome["tests"]["total"] == 2
         stored = json.loads(outcome["notebook_json"])
         assert "# bob, second half" in "".join(c["source"] for c in stored["cells"])
+        # ...and in both members' history, against the version the session showed
+        shown = doc["challenge"]
+        assert shown["version"] is not None
+        async with platform_store(server) as store:
+            history = {user: [a for a in await store.challenges.history_of(user)
+                              if a["session"] == server.session_id]
+                       for user in (DRIVER, OBSERVER)}
+            version = await store.challenges.get_version(shown["slug"], shown["version"])
+        for user, attempts in history.items():
+            assert len(attempts) == 1, (user, attempts)
+            attempt = attempts[0]
+            assert (attempt["slug"], attempt["version"]) == (shown["slug"], shown["version"])
+            assert attempt["hash"] == version["hash"]
+            assert attempt["outcome"] == outcome["tests"]["status"] and attempt["finished_at"]
+            assert attempt["result"] == {k: outcome["tests"].get(k) for k in (
+                "status", "passed", "failed", "errors", "total")}
         # kernels stopped: nothing runs after the end
         assert (await server.request(DRIVER, "GET", "/api/kernels")).json() == []
         # -- both lobbies were told ---------------------------------------------------------
