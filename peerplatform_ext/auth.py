@@ -27,6 +27,9 @@ class PairAuthorizer(JupyterHubAuthorizer):
     * ``PUT /api/collaboration/session/<path>`` asks for *write* on contents but only maps the
       path to a file id; refusing it would stop the observer from opening any document.
     * ``execute`` on ``events`` is subscribing to the server's event stream (timer, swaps).
+      *Write* on ``events`` (``POST /api/events``) is refused to everybody, the driver too:
+      it emits any registered schema, ours included, and both members' JupyterLab trust
+      ``pair-session`` events (test results, notices). Only the server emits them.
     * ``server`` (``POST /api/shutdown``) is refused to everybody: learners never stop the
       pair server, the platform does.
     """
@@ -40,8 +43,8 @@ class PairAuthorizer(JupyterHubAuthorizer):
             return False
         if isinstance(handler, DocSessionHandler):
             return True
-        if resource == "events" and action == "execute":
-            return True
+        if resource == "events":
+            return action == "execute"
         if resource == OWN_RESOURCE:
             return True
         state = handler.settings.get(STATE_KEY)

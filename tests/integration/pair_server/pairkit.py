@@ -273,13 +273,14 @@ async def platform_store(server: PairServer):
 
 
 class EventStream:
-    """A member's subscription to the pair server's event bus (``/api/events/subscribe``),
-    keeping the pair-session events."""
+    """A member's subscription to the pair server's event bus (``/api/events/subscribe``):
+    the pair-session events in ``events``, every event (any schema) in ``received``."""
 
     def __init__(self, server: PairServer, user: str):
         self.server = server
         self.user = user
         self.events: list[dict] = []
+        self.received: list[dict] = []
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> EventStream:
@@ -292,6 +293,7 @@ class EventStream:
         async def read():
             async for raw in ws:
                 event = json.loads(raw)
+                self.received.append(event)
                 if event.get("schema_id") == SCHEMA_ID:
                     self.events.append(event)
 

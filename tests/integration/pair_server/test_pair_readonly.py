@@ -15,7 +15,8 @@ import time
 import httpx
 import nbformat
 import pytest
-from pairkit import DRIVER, OBSERVER, STRANGER, RtcClient, eventually, tree_fingerprint
+from pairkit import (DRIVER, OBSERVER, STRANGER, EventStream, RtcClient, eventually,
+                     tree_fingerprint)
 from jupyter_ydoc import YNotebook
 from pycrdt import Doc, Encoder, create_awareness_message
 from pycrdt._sync import create_sync_step2_message
@@ -263,6 +264,61 @@ async def test_observer_attempt_is_refused_and_changes_nothing(server, res, name
     assert (await server.request(DRIVER, "GET", "/api/status")).status_code == 200
 
 
+# -- what the driver may not do either -------------------------------------------------------
+
+#: In every forged event, so that a leak is found whatever the schema.
+FORGED = "forged-by-the-driver"
+
+#: Only the server emits events: both members' JupyterLab take a ``pair-session`` event for
+#: the platform's word (a passing test run, the end of the session), and jupyter_server's own
+#: schemas for what the server did.
+DRIVER_REST = {
+    "events: forge a passing test run": ("POST", "/api/events", {
+        "schema_id": SCHEMA_ID, "version": "1",
+        "data": {"type": "tests", "session": "{session_id}", "by": DRIVER,
+                 "data": {"final": True, "note": FORGED,
+                          "result": {"status": "passed", "passed": 2, "total": 2}}}}),
+    "events: forge the end of the session": ("POST", "/api/events", {
+        "schema_id": SCHEMA_ID, "version": "1",
+        "data": {"type": "ended", "session": "{session_id}", "data": {"note": FORGED}}}),
+    "events: forge a jupyter_server contents event": ("POST", "/api/events", {
+        "schema_id": "https://events.jupyter.org/jupyter_server/contents_service/v1",
+        "version": "1", "data": {"action": "delete", "path": f"{FORGED}.ipynb"}}),
+}
+
+
+def _fill(value, **fields):
+    """``value`` with ``{field}`` in its strings filled in."""
+    if isinstance(value, str):
+        return value.format(**fields)
+    if isinstance(value, dict):
+        return {k: _fill(v, **fields) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("name", DRIVER_REST)
+async def test_driver_attempt_is_refused_and_changes_nothing(server, res, name):
+    async with RtcClient(server, DRIVER) as driver, EventStream(server, OBSERVER) as partner:
+        view = driver.cells()
+        disk = tree_fingerprint(server.work)
+        method, path, body = DRIVER_REST[name]
+        r = await server.request(DRIVER, method, path.format(**res),
+                                 _fill(body, session_id=server.session_id))
+        assert r.status_code == 403, (r.status_code, r.text)
+        # the partner's stream is live: an event the server emits after the attempt arrives
+        # (events arrive in order, so a forged one would be there already)
+        r = await server.request(DRIVER, "POST", "/peerplatform/api/swap", {"action": "request"})
+        assert r.status_code == 200, r.text
+        await partner.wait_for("swap_requested")
+        r = await server.request(DRIVER, "POST", "/peerplatform/api/swap", {"action": "cancel"})
+        assert r.status_code == 200, r.text
+        assert [e for e in partner.received if FORGED in json.dumps(e)] == [], \
+            "the partner received the forged event"
+        await asyncio.sleep(SETTLE)
+        assert driver.cells() == view, "the driver's view changed"
+        assert tree_fingerprint(server.work) == disk, "files under the notebook root changed"
+
+
 # -- what the observer can do -----------------------------------------------------------------
 
 async def test_observer_reads_and_is_told_it_is_read_only(server, res):
@@ -307,7 +363,7 @@ async def test_driver_edits_reach_the_observer_and_the_disk(server, res):
 
 async def test_the_driver_can_do_all_of_it(server, res):
     """Everything refused to the observer works for the driver (on scratch objects), except
-    stopping the server, which no learner may do."""
+    stopping the server and emitting events, which no learner may do."""
     d = DRIVER
 
     async def ok(method, path, body=None, expect=(200, 201, 204)):
