@@ -64,6 +64,8 @@ class SessionStore:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("members", ASCENDING), ("created_at", DESCENDING)])
+        # the review list of admins: every session, newest first (the id orders equal times)
+        await self.collection.create_index([("created_at", DESCENDING), ("_id", DESCENDING)])
         await self.collection.create_index([("state", ASCENDING), ("updated_at", ASCENDING)])
         await self.collection.create_index(
             [("server.owner", ASCENDING), ("server.name", ASCENDING), ("created_at", DESCENDING)]
@@ -239,6 +241,27 @@ class SessionStore:
         return await self.collection.find_one(
             {"members": username}, sort=[("created_at", DESCENDING)]
         )
+
+    async def newest(self, query: dict, *, limit: int) -> list[dict]:
+        """Sessions matching ``query`` (a MongoDB filter), newest first, at most ``limit``."""
+        cursor = self.collection.find(query).sort(
+            [("created_at", DESCENDING), ("_id", DESCENDING)]
+        )
+        return await cursor.to_list(length=limit)
+
+    async def ended_for_user(self, username: str, limit: int = 5000) -> list[dict]:
+        """The user's sessions that ended, oldest first (their progress over time)."""
+        cursor = self.collection.find({"members": username, "state": "ended"}).sort(
+            "created_at", ASCENDING
+        )
+        return await cursor.to_list(length=limit)
+
+    async def shared(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` had a session together (any state but failed)."""
+        doc = await self.collection.find_one(
+            {"members": {"$all": [a, b]}, "state": {"$ne": "failed"}}, {"_id": 1}
+        )
+        return doc is not None
 
     async def for_server(self, owner: str, name: str) -> dict | None:
         """The newest session assigned to the server ``owner/name`` (open or not).

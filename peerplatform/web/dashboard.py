@@ -12,7 +12,6 @@ import csv
 import io
 from collections import OrderedDict
 
-from pymongo import ASCENDING
 from tornado import web
 
 from ..store.ratings import CRITERIA
@@ -26,14 +25,11 @@ PARTS = ("sessions", "tags", "ratings")
 
 async def dashboard_data(platform, user: str) -> dict:
     store = platform.store
-    cursor = store.sessions.collection.find({"members": user, "state": "ended"}).sort(
-        "created_at", ASCENDING
-    )
     sessions = []
     tags: dict[str, dict] = {}
     weeks: OrderedDict[str, list[int]] = OrderedDict()
     received = {r["session_id"]: r for r in await store.ratings.received_by(user)}
-    for doc in await cursor.to_list(length=5000):
+    for doc in await store.sessions.ended_for_user(user):
         ch = doc.get("challenge") or {}
         tests = (doc.get("outcome") or {}).get("tests") or {}
         outcome = outcome_of(doc)

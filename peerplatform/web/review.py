@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from pymongo import DESCENDING
 from tornado import web
 
 from ..sessions.lifecycle import public_session
@@ -116,8 +115,7 @@ async def list_sessions(handler, limit: int = 200) -> list[dict]:
         query = {"$and": [base, query]}
     else:
         query = {**base, **query}
-    cursor = handler.platform.store.sessions.collection.find(query).sort("created_at", DESCENDING)
-    return [row(d) for d in await cursor.to_list(length=limit)]
+    return [row(d) for d in await handler.platform.store.sessions.newest(query, limit=limit)]
 
 
 async def reviewable(handler, session_id: str) -> dict:

@@ -43,7 +43,4 @@ async def can_review(store, user_model: dict, members) -> bool:
 
 async def are_partners(store, a: str, b: str) -> bool:
     """``a`` and ``b`` shared a session (any state but failed)."""
-    doc = await store.sessions.collection.find_one(
-        {"members": {"$all": [a, b]}, "state": {"$ne": "failed"}}, {"_id": 1}
-    )
-    return doc is not None
+    return await store.sessions.shared(a, b)
