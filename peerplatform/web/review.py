@@ -18,6 +18,7 @@ from tornado import web
 from ..sessions.lifecycle import public_session
 from ..store.challenge_view import render_statement
 from ..store.ratings import CRITERIA, public_rating
+from ..store.sessions import utcnow
 from .base import APIHandler, PageHandler
 from .notebook_view import render_notebook
 from .rights import can_review, reviewed_cohorts
@@ -249,11 +250,15 @@ class ReviewPage(PageHandler):
         if me in doc["members"]:
             rated = await self.platform.store.ratings.get(session_id, me)
             own = public_rating(rated) if rated else {}
+        # the form is offered while the server would take it: a first rating, or an edit
+        # inside the window (RatingHandler answers 403 after it)
+        editable = not own or own["editable_until"] > utcnow()
         self.render_page(
             "review.html",
             title="Session review",
             r=await review_model(self, doc),
-            can_rate=own is not None and doc["state"] == "ended",
+            rater=own is not None and doc["state"] == "ended",
+            can_rate=own is not None and doc["state"] == "ended" and editable,
             own_rating=own or {},
             partner=next((m for m in doc["members"] if m != me), None),
             criteria=CRITERIA,

@@ -23,6 +23,12 @@ def error(resp, status):
     return body["message"]
 
 
+def review_page(user, sid) -> str:
+    resp = user.http.get(user.url(f"services/peerplatform/review/{sid}"), timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.text
+
+
 def stored(hub, sid, rater):
     async def go(store):
         return await store.ratings.get(sid, rater)
@@ -167,6 +173,9 @@ def test_edit_within_the_window_then_403(hub, trio):
     error(rating_of(ann, sid, "PUT", {"communication": 9}), 400)
     error(rating_of(ann, sid, "PUT", {}), 400)
     assert stored(hub, sid, ann.name)["scores"]["communication"] == 2
+    # inside the window the review page offers the change
+    page = review_page(ann, sid)
+    assert 'id="rate-form"' in page and "Change my rating" in page and 'data-method="PUT"' in page
 
     # the window closes (moved into the past in the store, as time would)
     async def expire(store):
@@ -179,6 +188,13 @@ def test_edit_within_the_window_then_403(hub, trio):
     seed.run(expire)(hub)
     assert "edit window" in error(rating_of(ann, sid, "PUT", {"communication": 5}), 403)
     assert stored(hub, sid, ann.name)["scores"]["communication"] == 2
+    # and the page no longer offers a form the server would refuse, saying why
+    page = review_page(ann, sid)
+    assert 'id="rate-form"' not in page and "Change my rating" not in page
+    assert f"You rated {ben.name}" in page and "could be changed until" in page
+    # the partner, who has not rated yet, still gets the form
+    page = review_page(ben, sid)
+    assert 'id="rate-form"' in page and "Send rating" in page
 
 
 def test_anonymous_calls_are_refused(hub, trio):
