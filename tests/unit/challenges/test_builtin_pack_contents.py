@@ -1,5 +1,6 @@
 """The built-in pack meets its brief: size, tags, difficulties, tool tracks, metadata."""
 
+import ast
 from collections import Counter
 
 import pytest
@@ -29,8 +30,10 @@ def test_two_tool_tracks_with_at_least_eight_each(builtin):
     assert sum(n >= 8 for n in tools.values()) >= 2, tracks
 
 
-def test_every_challenge_has_examples_or_starter_and_its_own_licence(builtin):
+def test_every_challenge_has_examples_a_starter_and_its_own_licence(builtin):
     for c in builtin:
+        assert c["examples"], c["slug"]
+        assert all(e["input"].strip() and e["output"].strip() for e in c["examples"]), c["slug"]
         assert c["starter_code"].strip(), c["slug"]
         assert c["licence"] == "BSD-3-Clause" and "original" in c["source"], c["slug"]
         total = len(c["tests"].get("cases") or ())
@@ -43,3 +46,35 @@ def test_reference_solution_is_not_in_the_public_fields(builtin):
     for c in builtin:
         view = public_view(c, html=False)
         assert "solution" not in view and "tests" not in view
+
+
+#: Examples drawn rather than written as code (linked cars shown as arrows).
+DRAWN = {"reverse-linked-list", "merge-sorted-chains", "loop-in-the-chain"}
+
+
+def run_example(challenge: dict, source: str):
+    """The value of an example's last expression, run after the starter, the reference
+    solution and the hidden tests' setup (which defines helpers such as tree nodes)."""
+    namespace: dict = {}
+    for code in (challenge["starter_code"], challenge["solution"],
+                 challenge["tests"].get("setup") or ""):
+        exec(code, namespace)  # our own pack: trusted code
+    *body, last = ast.parse(source).body
+    exec(compile(ast.Module(body, type_ignores=[]), "<example>", "exec"), namespace)
+    return eval(compile(ast.Expression(last.value), "<example>", "eval"), namespace)
+
+
+def test_examples_agree_with_the_reference_solution(builtin):
+    drawn = set()
+    for c in builtin:
+        for example in c["examples"]:
+            try:
+                tree = ast.parse(example["input"])
+                expected = ast.literal_eval(example["output"])
+            except (SyntaxError, ValueError):
+                drawn.add(c["slug"])
+                continue
+            assert tree.body and isinstance(tree.body[-1], ast.Expr), (c["slug"], example)
+            got = run_example(c, example["input"])
+            assert got == expected, (c["slug"], example["input"], got)
+    assert drawn <= DRAWN, f"examples that are not code: {sorted(drawn - DRAWN)}"
