@@ -242,8 +242,18 @@ class SessionStore:
             {"members": username}, sort=[("created_at", DESCENDING)]
         )
 
-    async def newest(self, query: dict, *, limit: int) -> list[dict]:
-        """Sessions matching ``query`` (a MongoDB filter), newest first, at most ``limit``."""
+    async def newest(self, query: dict, *, limit: int, before: dict | None = None) -> list[dict]:
+        """Sessions matching ``query`` (a MongoDB filter), newest first, at most ``limit``.
+
+        ``before`` (a session document) pages on: only sessions created before it, or at the
+        same instant with a smaller id, so pages neither skip nor repeat a session.
+        """
+        if before is not None:
+            older = {"$or": [
+                {"created_at": {"$lt": before["created_at"]}},
+                {"created_at": before["created_at"], "_id": {"$lt": before["_id"]}},
+            ]}
+            query = {"$and": [query, older]} if query else older
         cursor = self.collection.find(query).sort(
             [("created_at", DESCENDING), ("_id", DESCENDING)]
         )

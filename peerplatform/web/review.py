@@ -1,7 +1,9 @@
 """Session review: learners see their own sessions, instructors their cohorts', admins all.
 
 ``GET api/review/sessions?learner=&from=YYYY-MM-DD&to=YYYY-MM-DD&challenge=<slug>&tag=``
-``&outcome=passed|failed|none`` lists what the caller may see;
+``&outcome=passed|failed|none`` lists what the caller may see, newest first, ``limit`` (at most
+200, the default) at a time: ``next`` in the answer is the id to pass as ``before=`` for the
+page after (null on the last page);
 ``GET api/review/sessions/<id>`` gives one (challenge, final notebook rendered safe, test
 runs, role swaps, both ratings with comments) and ``GET api/review/sessions/<id>/replay`` its
 snapshots. Anything else is 404, as if the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
 
 from tornado import web
 
@@ -26,6 +29,10 @@ from .rights import can_review, reviewed_cohorts
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 OUTCOMES = ("passed", "failed", "none")
+FILTERS = ("learner", "from", "to", "challenge", "tag", "outcome")
+SESSION_ID = re.compile(r"^[a-z0-9]{1,32}$")
+#: Sessions per page of the review list (and the most ``limit=`` may ask for).
+PAGE = 200
 
 
 def outcome_of(doc: dict) -> str:
@@ -109,14 +116,40 @@ def row(doc: dict) -> dict:
     }
 
 
-async def list_sessions(handler, limit: int = 200) -> list[dict]:
+def parse_page(handler) -> tuple[int, str]:
+    """``limit`` (1 to PAGE) and ``before`` (the id of the last session of the page before)."""
+    raw = handler.get_argument("limit", "")
+    limit = PAGE
+    if raw:
+        if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= PAGE:
+            raise web.HTTPError(400, f"limit must be a whole number from 1 to {PAGE}")
+        limit = int(raw)
+    before = handler.get_argument("before", "")
+    if before and not SESSION_ID.match(before):
+        raise web.HTTPError(400, "before must be a session id")
+    return limit, before
+
+
+async def list_sessions(handler) -> tuple[list[dict], str | None]:
+    """One page of the sessions the caller may see, and the ``before`` of the next page."""
+    store = handler.platform.store
     base = await visible_filter(handler)
     query = parse_filters(handler)
+    limit, before = parse_page(handler)
     if base and "members" in query:
         query = {"$and": [base, query]}
     else:
         query = {**base, **query}
-    return [row(d) for d in await handler.platform.store.sessions.newest(query, limit=limit)]
+    start = None
+    if before:
+        start = await store.sessions.get(before)
+        # paging from a session one may not see would tell when it happened
+        if start is None or not await can_review(store, handler.current_user, start["members"]):
+            raise web.HTTPError(400, "before must be the id of a session in your list")
+    docs = await store.sessions.newest(query, limit=limit + 1, before=start)
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return [row(d) for d in docs], (docs[-1]["_id"] if more else None)
 
 
 async def reviewable(handler, session_id: str) -> dict:
@@ -178,7 +211,8 @@ async def review_model(handler, doc: dict) -> dict:
 class ReviewListHandler(APIHandler):
     @web.authenticated
     async def get(self):
-        self.write_json({"sessions": await list_sessions(self)})
+        sessions, after = await list_sessions(self)
+        self.write_json({"sessions": sessions, "next": after})
 
 
 class ReviewSessionHandler(APIHandler):
@@ -212,7 +246,15 @@ class ReplayHandler(APIHandler):
 class ReviewListPage(PageHandler):
     @web.authenticated
     async def get(self):
-        sessions = await list_sessions(self)
+        sessions, after = await list_sessions(self)
+        args = {k: self.get_argument(k, "") for k in FILTERS}
+        # paging keeps the filters (and a limit= given by hand); filtering again starts over
+        kept = {k: v for k, v in {**args, "limit": self.get_argument("limit", "")}.items() if v}
+        page_url = self.settings["service_prefix"] + "review"
+        next_url = page_url + "?" + urlencode({**kept, "before": after}) if after else None
+        first_url = None
+        if self.get_argument("before", ""):
+            first_url = page_url + ("?" + urlencode(kept) if kept else "")
         cohorts = reviewed_cohorts(self.current_user)
         # instructors get their cohorts' learners, with links to their dashboards
         taught = [
@@ -227,11 +269,10 @@ class ReviewListPage(PageHandler):
             sessions=sessions,
             taught=taught,
             instructor=cohorts is None or bool(cohorts),
-            args={
-                k: self.get_argument(k, "")
-                for k in ("learner", "from", "to", "challenge", "tag", "outcome")
-            },
+            args=args,
             outcomes=OUTCOMES,
+            next_url=next_url,
+            first_url=first_url,
         )
 
 

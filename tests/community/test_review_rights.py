@@ -246,3 +246,92 @@ def test_anonymous_is_refused(world):
             world["hub"].url + "services/peerplatform/" + path, timeout=10, allow_redirects=False
         )
         assert resp.status_code == 403, path
+
+
+def seed_sessions(hub, learner: str, n: int, at=None) -> list[str]:
+    """``n`` sessions of ``learner`` with new partners (all created at ``at`` if given)."""
+
+    async def go(store):
+        ids = []
+        for i in range(n):
+            doc = await store.sessions.create(
+                members=[learner, f"{learner}-p{i}"],
+                driver=learner,
+                observer=f"{learner}-p{i}",
+                server_owner="pp-pairs",
+                duration_s=600,
+            )
+            if at is not None:
+                await store.sessions.set_fields(doc["_id"], {"created_at": at})
+            ids.append(doc["_id"])
+        return ids
+
+    return seed.run(go)(hub)
+
+
+def test_list_pages_on_without_skipping_or_repeating(world):
+    from datetime import datetime, timezone
+
+    hub, st = world["hub"], world["st"]
+    (pg,) = seed.users(hub, "pg")
+    same = datetime(2020, 3, 1, 12, tzinfo=timezone.utc)  # older, all equal: the id orders them
+    ids = seed_sessions(hub, pg.name, 3) + seed_sessions(hub, pg.name, 3, at=same)
+    seen, before, pages = [], "", 0
+    while True:
+        resp = pg.api("GET", "review/sessions?limit=2" + (f"&before={before}" if before else ""))
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert len(body["sessions"]) <= 2
+        seen += [r["id"] for r in body["sessions"]]
+        pages += 1
+        before = body["next"]
+        if before is None:
+            break
+        assert before == seen[-1]
+    assert pages == 3 and sorted(seen) == sorted(ids) and len(set(seen)) == len(ids)
+    # newest first; the three seeded at one instant come last, by id descending
+    assert seen[3:] == sorted(ids[3:], reverse=True)
+    # filters hold across pages
+    learner = f"learner={pg.name}-p0"
+    resp = pg.api("GET", f"review/sessions?{learner}&limit=1")
+    assert [r["id"] for r in resp.json()["sessions"]] == [ids[0]]
+    nxt = resp.json()["next"]
+    assert nxt == ids[0]
+    second = pg.api("GET", f"review/sessions?{learner}&limit=1&before={nxt}").json()
+    assert [r["id"] for r in second["sessions"]] == [ids[3]] and second["next"] is None
+    # no paging from a session one may not see (it would tell when it happened)
+    others = world["s"]["none"]  # st and ot's
+    for bad, says in (
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=two", "limit"),
+        ("limit=%C2%B2", "limit"),
+        ("before=Not-An-Id", "before"),
+        ("before=nosuchsession", "before"),
+        (f"before={others}", "before"),
+    ):
+        resp = pg.api("GET", f"review/sessions?{bad}")
+        assert resp.status_code == 400 and says in resp.json()["message"], (bad, resp.text)
+    assert st.api("GET", f"review/sessions?before={others}").status_code == 200
+
+
+def test_list_page_shows_200_and_links_the_older_ones(world):
+    import html
+    import re
+
+    hub = world["hub"]
+    (many,) = seed.users(hub, "many")
+    ids = seed_sessions(hub, many.name, 201)
+    page = many.http.get(many.url("services/peerplatform/review"), timeout=30).text
+    assert page.count("<tr data-session=") == 200
+    assert 'id="more"' in page and "200 sessions shown" in page
+    assert f'data-session="{ids[0]}"' not in page  # the oldest is on the next page
+    href = html.unescape(re.search(r'id="next-page" href="([^"]+)"', page).group(1))
+    older = many.http.get(many.url(href), timeout=30).text
+    assert re.findall(r'<tr data-session="([a-z0-9]+)"', older) == [ids[0]]
+    assert 'id="next-page"' not in older and 'id="first-page"' in older
+    # with a filter narrow enough, everything fits and no paging is offered
+    one = many.http.get(
+        many.url(f"services/peerplatform/review?learner={many.name}-p7"), timeout=30
+    ).text
+    assert one.count("<tr data-session=") == 1 and 'id="more"' not in one
