@@ -23,6 +23,7 @@ from traitlets import Bool, Float, Integer, List, Unicode, default
 
 from .controller import PairController
 from .events import SCHEMA_PATH, SessionEvents
+from .grader.settings import GraderSettings
 from .handlers import default_handlers
 from .notebook import SessionNotebook
 from .roles import PairState
@@ -171,6 +172,8 @@ class PeerPlatformExtension(ExtensionApp):
             session_id=self.session_id, ttl=self.session_cache_ttl, log=self.log,
         )
         self.pair_state = PairState(self.pair_session, log=self.log)
+        # the grader's singleton, created here so a server config's c.GraderSettings applies
+        GraderSettings.instance(parent=self)
         self.session_events = SessionEvents(self.serverapp.event_logger,
                                             redis_url=self.redis_url, log=self.log)
         self.controller = PairController(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
 
 from . import steps
+from .settings import GraderSettings
 
 #: The steps, in order (see :mod:`.steps`). A deployment may run a different list.
 DEFAULT_STEPS = (
@@ -20,9 +20,6 @@ DEFAULT_STEPS = (
     steps.score,
 )
 
-#: At most this many sandboxes at once per process (grading is CPU-bound).
-MAX_CONCURRENT = (int(os.environ.get("PEERPLATFORM_GRADER_CONCURRENCY", "0"))
-                  or os.cpu_count() or 2)
 _slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -30,7 +27,7 @@ def _semaphore() -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
     sem = _slots.get(loop)
     if sem is None:
-        sem = _slots[loop] = asyncio.Semaphore(MAX_CONCURRENT)
+        sem = _slots[loop] = asyncio.Semaphore(GraderSettings.instance().slots)
     return sem
 
 
@@ -57,7 +54,7 @@ def error_result(challenge: dict, message: str, started: float) -> dict:
 
 
 async def grade(challenge: dict, code: str, *, limits=None, pipeline=DEFAULT_STEPS) -> dict:
-    """Async :func:`grade_sync`: runs in a worker thread, at most ``MAX_CONCURRENT`` at once."""
+    """Async :func:`grade_sync`: runs in a worker thread, at most ``c.GraderSettings.concurrency`` at once."""
     async with _semaphore():
         return await asyncio.to_thread(grade_sync, challenge, code, limits=limits,
                                        pipeline=pipeline)

@@ -15,7 +15,7 @@ Layers, each used where this machine allows it (:func:`isolation` probes once an
   same inside a user namespace when the kernel allows unprivileged ones. Fallback where neither
   works: the runner's audit hook still refuses sockets and processes, which stops ordinary
   Python code but not native code - ``isolation`` in each result says which layers applied;
-* **another user** (opt-in, ``$PEERPLATFORM_GRADER_USER``): when running as root, the runner
+* **another user** (opt-in, ``c.GraderSettings.user``): when running as root, the runner
   is started as that user via ``setpriv``, provided that user can run this same interpreter.
 
 The reference solution is never part of the job, so it is never in the sandbox.
@@ -36,6 +36,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .settings import GraderSettings
 
 RUNNER = Path(__file__).with_name("runner.py")
 MiB = 1024 * 1024
@@ -85,10 +87,15 @@ def _runs(cmd: list[str]) -> bool:
     return done.returncode == 0
 
 
-@functools.lru_cache(maxsize=4)
 def isolation(python: str = sys.executable, user: str | None = None) -> tuple[tuple, tuple]:
     """``(command prefix, layer names)`` for the strongest isolation available here."""
-    if os.environ.get("PEERPLATFORM_GRADER_ISOLATION", "") == "none":
+    return _isolation(python, user, GraderSettings.instance().isolation)
+
+
+@functools.lru_cache(maxsize=4)
+def _isolation(python: str, user: str | None, mode: str) -> tuple[tuple, tuple]:
+    # probing starts processes: once per (interpreter, user, mode) and process
+    if mode == "none":
         return (), ("rlimits", "audit-hook")
     unshare = shutil.which("unshare", path="/usr/bin:/bin:/usr/sbin:/sbin")
     prefix: tuple = ()
@@ -127,7 +134,7 @@ SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 def run(job: dict, limits: Limits | None = None, *, user: str | None = None) -> SandboxRun:
     """Run one grading job to completion (blocking; call it from a worker thread)."""
     limits = limits or Limits()
-    user = user if user is not None else os.environ.get("PEERPLATFORM_GRADER_USER") or None
+    user = user if user is not None else GraderSettings.instance().user or None
     prefix, layers = isolation(limits.python, user)
     job = {**job, "limits": limits.rlimits()}
     payload = json.dumps(job).encode("utf-8")
