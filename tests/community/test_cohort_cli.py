@@ -31,6 +31,13 @@ def run_cli(hub, *args, token):
     )
 
 
+def cohort_doc(hub, name):
+    async def go(store):
+        return await store.cohorts.get(name)
+
+    return seed.run(go)(hub)
+
+
 @pytest.fixture(scope="module")
 def admin_token(hub):
     admin = HubUser(hub.url, ADMIN)
@@ -73,7 +80,13 @@ def test_cli_assigns_learners_and_instructors(hub, admin_token):
         token=admin_token,
     )
     assert out.returncode == 0, out.stderr
-    assert "1 learners" in out.stdout or "learners" in out.stdout
+    # south is in cohorts.json from the Hub's start: its role exists, no restart line
+    doc = cohort_doc(hub, "south")
+    assert la.name in doc["members"] and ins.name in doc["instructors"]
+    assert out.stdout == (
+        f"cohort south: {len(doc['members'])} learners, "
+        f"instructors: {', '.join(doc['instructors'])}\n"
+    )
     group = hub.hub_api("GET", "/groups/south").json()
     assert la.name in group["users"]
     assert ins.name in hub.hub_api("GET", "/groups/south-instructors").json()["users"]
