@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 LABEXT_SRC   = $(wildcard labextension/src/*.ts labextension/style/*) labextension/tsconfig.json
 LABEXT_BUILT = peerplatform_ext/labextension/package.json
 
-.PHONY: up test install clean help
+.PHONY: up test install clean help check-node
 
 help:
 	@echo "make up    - install into $(VENV) and run the platform on http://127.0.0.1:8000"
@@ -22,14 +22,19 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
-.stamp-node: package.json
+# configurable-http-proxy and the JupyterLab extension's build need Node.js >= 20.19 (rspack).
+check-node:
+	@command -v npm >/dev/null || { echo "make: Node.js >= 20.19 with npm is needed (configurable-http-proxy, the JupyterLab extension), e.g. apt-get install nodejs npm" >&2; exit 1; }
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error("make: Node.js >= 20.19 is needed, this is " + process.version); process.exit(1); }'
+
+.stamp-node: package.json | check-node
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The JupyterLab extension (labextension/ -> peerplatform_ext/labextension/): `pip install`
 # builds it when it is missing; this rebuilds it (and reinstalls the package, which copies it
 # into the venv) whenever the TypeScript sources change.
-.stamp-labext: labextension/package.json
+.stamp-labext: labextension/package.json | check-node
 	cd labextension && npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
