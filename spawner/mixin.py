@@ -20,7 +20,12 @@ SESSION_ID_RE = re.compile(r"^[a-z0-9]{12}$")
 
 #: Environment the pair server receives from the Hub process, if set there (the stores, and
 #: the voice settings: Twilio key and app, the identity secret, ICE/TURN; never the Auth Token).
-FORWARDED_ENV = ("REDIS_URL", "MONGODB_URI", "PEERPLATFORM_MONGODB_DB", *PAIR_SERVER_ENV)
+# the grader's settings (peerplatform_ext/grader/settings.py; the Hub side imports no pair-server
+# code, so the names are listed here)
+GRADER_ENV = ("PEERPLATFORM_GRADER_ISOLATION", "PEERPLATFORM_GRADER_USER",
+              "PEERPLATFORM_GRADER_CONCURRENCY")
+FORWARDED_ENV = ("REDIS_URL", "MONGODB_URI", "PEERPLATFORM_MONGODB_DB", *PAIR_SERVER_ENV,
+                 *GRADER_ENV)
 
 
 def parse_user_options(user_options: dict) -> dict:
