@@ -5,6 +5,10 @@
  * `connect({baseUrl, onState, onPartnerMute, onError})` → a call with `mute(bool)`,
  * `leave()` and `state` in idle|connecting|connected|failed|ended.
  * While the endpoint answers 404 (no voice on this server) the panel says voice is unavailable.
+ *
+ * The module reports non-fatal trouble through onError too (a Twilio device error it retries, a
+ * token it could not renew, the server's `error` frames): only onState says whether the call
+ * is still up, so an error changes the message and never the state.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 
@@ -18,6 +22,38 @@ export interface IVoiceCall {
   leave(): unknown;
 }
 
+/** The options of the voice module's `connect()` (see voice.js's header). */
+export interface IConnectOptions {
+  baseUrl: string;
+  Device?: unknown;
+  onState(state: string): void;
+  onPartnerMute(muted: boolean): void;
+  onPartnerPresent(present: boolean): void;
+  onError(error: unknown): void;
+}
+
+export interface IVoiceModule {
+  connect(options: IConnectOptions): Promise<IVoiceCall>;
+}
+
+/** Where the voice endpoint and module come from (the pair server; a fake in unit tests). */
+export interface IVoiceBackend {
+  info(): Promise<{ mode?: string }>;
+  load(mode: string | null): Promise<{ module: IVoiceModule; baseUrl: string; Device?: unknown }>;
+}
+
+export const serverVoice: IVoiceBackend = {
+  info: () => pairApi<{ mode?: string }>('voice'),
+  async load(mode) {
+    const baseUrl = serverBaseUrl();
+    const url = URLExt.join(baseUrl, 'peerplatform/static/voice.js');
+    const module: IVoiceModule = await import(/* webpackIgnore: true */ url);
+    // Twilio mode needs Twilio's Voice SDK (bundled here, loaded only for Twilio calls)
+    const Device = mode === 'twilio' ? (await import('@twilio/voice-sdk')).Device : undefined;
+    return { module, baseUrl, Device };
+  }
+};
+
 export interface IVoiceView {
   state: CallState;
   mode: string | null;
@@ -28,8 +64,16 @@ export interface IVoiceView {
   message: string;
 }
 
+/** The module's explanation, without the "voice:" most of its messages start with. */
+function reasonOf(error: unknown): string {
+  return String((error as Error)?.message ?? error).replace(/^voice:\s*/i, '');
+}
+
 export class Voice {
-  constructor(private onChange: () => void) {}
+  constructor(
+    private onChange: () => void,
+    private backend: IVoiceBackend = serverVoice
+  ) {}
 
   view: IVoiceView = {
     state: 'unavailable',
@@ -43,7 +87,7 @@ export class Voice {
   /** Ask the server whether voice is configured. */
   async probe(): Promise<void> {
     try {
-      const info = await pairApi<{ mode?: string }>('voice');
+      const info = await this.backend.info();
       this._set({
         state: 'idle',
         mode: info?.mode ?? null,
@@ -62,33 +106,48 @@ export class Voice {
   }
 
   async join(): Promise<void> {
-    if (this._call || this.view.state === 'unavailable') {
+    const busy = this._call !== null || this.view.state === 'connecting';
+    if (busy || this.view.state === 'unavailable') {
       return;
     }
+    // events of an earlier call (one that failed or was left) must not steer this one
+    const attempt = ++this._attempt;
+    const current = () => attempt === this._attempt;
+    const ours =
+      <A extends unknown[]>(handler: (...args: A) => void) =>
+      (...args: A): void => {
+        if (current()) {
+          handler(...args);
+        }
+      };
+    this._reason = null;
+    this._everConnected = false;
     this._set({ state: 'connecting', message: 'Connecting the call…' });
     try {
-      const baseUrl = serverBaseUrl();
-      const url = URLExt.join(baseUrl, 'peerplatform/static/voice.js');
-      const module: any = await import(/* webpackIgnore: true */ url);
-      // Twilio mode needs Twilio's Voice SDK (bundled here, loaded only for Twilio calls)
-      const Device =
-        this.view.mode === 'twilio' ? (await import('@twilio/voice-sdk')).Device : undefined;
-      this._call = await module.connect({
+      const { module, baseUrl, Device } = await this.backend.load(this.view.mode);
+      const call = await module.connect({
         baseUrl,
         Device,
-        onState: (state: string) => this._onState(state),
-        onPartnerMute: (muted: boolean) => this._set({ partnerMuted: !!muted }),
-        onPartnerPresent: (present: boolean) => this._set({ partnerPresent: !!present }),
-        onError: (error: any) =>
-          this._set({
-            state: 'failed',
-            message: `The call could not connect: ${error?.message ?? error}`
-          })
+        onState: ours((state: string) => this._onState(state)),
+        onPartnerMute: ours((muted: boolean) => this._set({ partnerMuted: !!muted })),
+        onPartnerPresent: ours((present: boolean) => this._set({ partnerPresent: !!present })),
+        onError: ours((error: unknown) => this._onError(error))
       });
-      this._onState(this._call?.state ?? 'connecting');
-    } catch (e: any) {
-      this._call = null;
-      this._set({ state: 'failed', message: `The call could not connect: ${e?.message ?? e}` });
+      if (!current()) {
+        call?.leave(); // the learner left while it was connecting
+        return;
+      }
+      // a failure reported before connect() resolved already ended this attempt
+      if (this.view.state !== 'failed' && this.view.state !== 'ended') {
+        this._call = call;
+        this._onState(call?.state ?? 'connecting');
+      }
+    } catch (e) {
+      if (current()) {
+        this._call = null;
+        this._reason = reasonOf(e);
+        this._set({ state: 'failed', message: this._failedMessage() });
+      }
     }
   }
 
@@ -100,20 +159,29 @@ export class Voice {
   }
 
   leave(): void {
-    if (this._call) {
-      try {
-        this._call.leave();
-      } finally {
-        this._call = null;
-        this._set({
-          state: 'idle',
-          muted: false,
-          partnerMuted: null,
-          partnerPresent: null,
-          message: 'You left the call.'
-        });
-      }
+    if (!this._call && this.view.state !== 'connecting') {
+      return;
     }
+    const call = this._call;
+    this._attempt++;
+    this._call = null;
+    try {
+      call?.leave();
+    } finally {
+      this._set({
+        state: 'idle',
+        muted: false,
+        partnerMuted: null,
+        partnerPresent: null,
+        message: 'You left the call.'
+      });
+    }
+  }
+
+  private _onError(error: unknown): void {
+    // the state stays what onState last said: a fatal error is followed by 'failed'
+    this._reason = reasonOf(error);
+    this._set({ message: `Voice: ${this._reason}` });
   }
 
   private _onState(state: string): void {
@@ -123,16 +191,30 @@ export class Voice {
       idle: 'Not in the call.',
       connecting: 'Connecting the call…',
       connected: 'In the call.',
-      failed: 'The call could not connect. Check your microphone permission and network, then try again.',
       ended: 'The call ended.'
     };
     if (s === 'failed' || s === 'ended') {
       this._call = null;
     }
-    if (s === 'failed' && this.view.state === 'failed') {
-      return; // keep the module's own explanation (onError came first)
+    if (s === 'connected') {
+      this._everConnected = true;
+      this._reason = null;
+    }
+    if (s === 'failed') {
+      if (this.view.state !== 'failed') {
+        this._set({ state: s, message: this._failedMessage() });
+      }
+      return;
     }
     this._set({ state: s, message: messages[s] });
+  }
+
+  /** Why the call failed, in the module's words when it gave them (onError comes first). */
+  private _failedMessage(): string {
+    const what = this._everConnected ? 'The call was lost' : 'The call could not connect';
+    return this._reason
+      ? `${what}: ${this._reason}`
+      : `${what}. Check your microphone permission and network, then try again.`;
   }
 
   private _set(patch: Partial<IVoiceView>): void {
@@ -141,4 +223,7 @@ export class Voice {
   }
 
   private _call: IVoiceCall | null = null;
+  private _attempt = 0;
+  private _reason: string | null = null;
+  private _everConnected = false;
 }
