@@ -31,6 +31,9 @@ class Learner:
     confirmed: str | None = None
     requeued: int = 0
     seen_after_leaving: list = field(default_factory=list)   # (match id, observed at)
+    #: ms when they were out by their own doing (leave / decline returned, or confirmed):
+    #: no match may be made after it, whatever the 1 s watch did or did not see
+    out_at: float = math.inf
     problems: list = field(default_factory=list)
 
 
@@ -89,7 +92,7 @@ class Simulation:
             acting = self.elapsed() < p.actions_until_s
             if acting and me.status == "waiting" and r.random() < p.p_leave:
                 if await self.room.leave(me.name):
-                    me.status = "left"
+                    me.status, me.out_at = "left", ms()
                     return await self.watch_after_leaving(me)
             if acting and me.status == "waiting" and r.random() < p.p_silent:
                 me.status = "silent"  # the tab is gone: no heartbeat, no answer, ever
@@ -116,6 +119,7 @@ class Simulation:
                 if me.answers.get(mid) != "accept":
                     me.problems.append(f"in session {mid} without accepting it")
                 me.status, me.confirmed = "confirmed", mid
+                me.out_at = min(me.out_at, ms())
                 return await self.watch_after_leaving(me)
             else:  # out of the room without leaving
                 last = next(reversed(me.answers.values()), None) if me.answers else None
@@ -138,14 +142,14 @@ class Simulation:
             await asyncio.sleep(r.uniform(0, p.accept_delay_s) if acting else 0)
             result = await self.room.accept(me.name, mid)
             if result[0] == "confirmed":
-                me.status, me.confirmed = "confirmed", mid
+                me.status, me.confirmed, me.out_at = "confirmed", mid, ms()
             elif result[0] == "expired":
                 me.answers[mid] = "late"
         elif roll < p.p_accept + p.p_decline:
             me.answers[mid] = "decline"
             result = await self.room.decline(me.name, mid)
             if result[0] == "declined":
-                me.status = "declined"
+                me.status, me.out_at = "declined", ms()
         else:
             me.answers[mid] = "ignore"
 
@@ -202,6 +206,17 @@ class Simulation:
                     if at > x.last_hb + self.ttl_ms + 5:
                         problems.append(f"{x.name} matched {at - x.last_hb:.0f} ms after "
                                         f"their last heartbeat ({mid})")
+        # ... and from the replicas' own record of every match, not only what the watch saw
+        for m in matches:
+            for name in m["members"]:
+                x = by_name[name]
+                if m["match"] != x.confirmed and m["at_ms"] > x.out_at:
+                    problems.append(f"{name} ({x.status}) was matched {m['at_ms'] - x.out_at:.0f}"
+                                    f" ms after being out ({m['match']})")
+                if x.status == "silent" and m["match"] not in x.answers \
+                        and m["at_ms"] > x.last_hb + self.ttl_ms + 5:
+                    problems.append(f"{name} matched {m['at_ms'] - x.last_hb:.0f} ms after their "
+                                    f"last heartbeat ({m['match']})")
         # 0 users lost: where each one is agrees with what they did
         lost = 0
         for x in self.learners:
