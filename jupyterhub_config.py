@@ -124,12 +124,15 @@ c.JupyterHub.load_roles = [
 # A cohort is a JupyterHub group; its instructors are the group "<cohort>-instructors". The
 # cohort names come from <data dir>/cohorts.json, kept by the service's cohort admin API and
 # `peerplatform cohort` (a new cohort's role exists from the next Hub start).
-import json as _json  # noqa: E402
+# A name that is not a cohort's (hand-edited file) is skipped with a warning in the Hub's log:
+# as a role name it would keep the Hub from starting.
+from traitlets.config import Application as _Application  # noqa: E402
 
-try:
-    _cohorts = [n for n in _json.loads((DATA_DIR / "cohorts.json").read_text()) if isinstance(n, str)]
-except (FileNotFoundError, ValueError):
-    _cohorts = []
+from peerplatform.cohorts import read_cohort_names  # noqa: E402
+
+_cohorts = read_cohort_names(
+    DATA_DIR, log=_Application.instance().log if _Application.initialized() else None
+)
 c.JupyterHub.custom_scopes = {
     "custom:peerplatform:review": {
         "description": "Review pair sessions, dashboards and profiles of learners on peerplatform.",

@@ -18,11 +18,12 @@ Used by the admin API (``PUT /api/cohorts/<name>``, Hub admins only) and by
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
 from .sessions.hubclient import HubAPIError, _q
-from .store.cohorts import COHORT_RE
+from .store.cohorts import COHORT_RE, COHORT_RULE
 
 
 class CohortError(ValueError):
@@ -37,13 +38,34 @@ def cohorts_file(data_dir) -> Path:
     return Path(data_dir) / "cohorts.json"
 
 
-def read_cohort_names(data_dir) -> list[str]:
-    """The cohort names the Hub config turns into instructor roles (missing file: none)."""
+def read_cohort_names(data_dir, log: logging.Logger | None = None) -> list[str]:
+    """The cohort names the Hub config turns into instructor roles (missing file: none).
+
+    Anything else in the file is skipped with a warning on ``log``: the Hub reads this at
+    start, and one bad role name would keep it from starting at all.
+    """
+    log = log or logging.getLogger(__name__)
+    path = cohorts_file(data_dir)
     try:
-        names = json.loads(cohorts_file(data_dir).read_text())
-    except (FileNotFoundError, ValueError):
+        names = json.loads(path.read_text())
+    except FileNotFoundError:
         return []
-    return [n for n in names if isinstance(n, str) and COHORT_RE.match(n)]
+    except (OSError, ValueError) as e:
+        log.warning("ignoring %s (no instructor roles from it until it is fixed): %s", path, e)
+        return []
+    if not isinstance(names, list):
+        log.warning("ignoring %s: it must hold a JSON list of cohort names", path)
+        return []
+    valid = []
+    for name in names:
+        if isinstance(name, str) and COHORT_RE.match(name):
+            valid.append(name)
+        else:
+            log.warning(
+                "%s: skipping %r, not a cohort name (%s); its instructors get no role", path,
+                name, COHORT_RULE,
+            )
+    return valid
 
 
 def _write_cohort_names(data_dir, names) -> None:
@@ -88,7 +110,7 @@ class CohortAdmin:
         remove_instructors=(),
     ) -> dict:
         if not isinstance(name, str) or not COHORT_RE.match(name) or name.endswith("-instructors"):
-            raise CohortError("cohort names are 1-63 of [a-z0-9-], not ending in -instructors")
+            raise CohortError(f"cohort names are {COHORT_RULE}, not ending in -instructors")
         for group in (learners, instructors, remove_learners, remove_instructors):
             if not all(isinstance(u, str) and 0 < len(u) <= 128 for u in group):
                 raise CohortError("users are given as a list of user names")

@@ -20,8 +20,10 @@ from pymongo import ASCENDING, WriteConcern
 
 from .sessions import utcnow
 
-#: Also a valid JupyterHub group name.
-COHORT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: Also a valid JupyterHub group name, and ``pp-instructor-<name>`` a valid role name (the Hub
+#: refuses to start on a role name ending in "-"). ``\Z``: "$" would let a final newline in.
+COHORT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+COHORT_RULE = "1-63 of [a-z0-9-], starting and ending with a letter or digit"
 
 
 class CohortStore:
@@ -34,9 +36,7 @@ class CohortStore:
 
     async def ensure(self, name: str, title: str | None = None) -> dict:
         if not COHORT_RE.match(name):
-            raise ValueError(
-                f"cohort name {name!r}: use 1-63 of [a-z0-9-], starting with a letter or digit"
-            )
+            raise ValueError(f"cohort name {name!r}: use {COHORT_RULE}")
         update = {
             "$setOnInsert": {"members": [], "instructors": []},
             "$set": {"updated_at": utcnow()},

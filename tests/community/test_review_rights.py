@@ -228,10 +228,14 @@ def test_cohort_admin_bad_input(world):
     admin = world["admin"]
     assert admin.api("PUT", "cohorts/north", {"learners": ["nobody-at-all"]}).status_code == 400
     assert admin.api("PUT", "cohorts/Bad%20Name", {}).status_code == 400
+    # names the Hub could not make a role of on its next start
+    for bad in ("ends-", "north%0A", "x" * 64):
+        resp = admin.api("PUT", f"cohorts/{bad}", {})
+        assert resp.status_code == 400 and "cohort names" in resp.json()["message"], bad
     assert admin.api("PUT", "cohorts/north", {"learners": "x"}).status_code == 400
     assert admin.api("PUT", "cohorts/north", {"colour": 1}).status_code == 400
     names = [c["name"] for c in admin.api("GET", "cohorts").json()["cohorts"]]
-    assert "north" in names and "Bad Name" not in names
+    assert "north" in names and not {"Bad Name", "ends-", "north\n"} & set(names)
     assert world["la"].api("GET", "cohorts").status_code == 403
 
 
