@@ -2,8 +2,9 @@
 
 Every verb is ``@web.authenticated`` + ``@authorized`` (resource ``peerplatform``: the
 Authorizer applies JupyterHub's access check; the role checks are here, per endpoint,
-because either member may e.g. ask for a swap). Bodies are JSON; errors are JSON
-``{"message": ...}`` with a meaningful status.
+because either member may e.g. ask for a swap). Bodies are JSON objects of at most
+:data:`MAX_BODY_BYTES` (413 beyond); errors are JSON ``{"message": ...}`` with a meaningful
+status.
 """
 
 from __future__ import annotations
@@ -19,10 +20,40 @@ from .auth import OWN_RESOURCE
 from .controller import PairController, PairError
 
 AUTH_RESOURCE = OWN_RESOURCE
+#: Our bodies are a field or two (``{"action": "accept"}``); 64 KiB is far beyond any of them
+#: and small enough that a member cannot make the server hold or parse megabytes (the
+#: server-wide cap, there for notebook uploads, is 512 MB).
+MAX_BODY_BYTES = 64 * 1024
+#: A body up to this size is read (and dropped) so that the client gets the 413 as a normal
+#: response; a larger announced one is refused at once, without reading it.
+DRAIN_BODY_BYTES = 8 * MAX_BODY_BYTES
 
 
+def _too_large() -> str:
+    return f"the body is larger than {MAX_BODY_BYTES} bytes"
+
+
+@web.stream_request_body
 class PairAPIHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of our API handlers: the body is counted as it streams in (see :meth:`json_body`)."""
+
     auth_resource = AUTH_RESOURCE
+
+    async def prepare(self):
+        self._body_chunks: list[bytes] = []
+        self._body_size = 0
+        await super().prepare()
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > DRAIN_BODY_BYTES:
+            raise web.HTTPError(413, _too_large())
+        self.request.connection.set_max_body_size(DRAIN_BODY_BYTES)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body_size += len(chunk)
+        if self._body_size > MAX_BODY_BYTES:
+            self._body_chunks = []
+        else:
+            self._body_chunks.append(chunk)
 
     @property
     def controller(self) -> PairController:
@@ -33,7 +64,9 @@ class PairAPIHandler(ExtensionHandlerMixin, APIHandler):
         return self.current_user.username
 
     def json_body(self, allowed: set[str]) -> dict:
-        raw = self.request.body or b"{}"
+        if self._body_size > MAX_BODY_BYTES:
+            raise web.HTTPError(413, _too_large())
+        raw = b"".join(self._body_chunks) or b"{}"
         try:
             body = json.loads(raw)
         except ValueError as e:

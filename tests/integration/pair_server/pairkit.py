@@ -238,7 +238,8 @@ class PairServer:
     async def request(self, user: str, method: str, path: str, body=None, **kw) -> httpx.Response:
         async with httpx.AsyncClient(timeout=30) as client:
             content = None if body is None else (
-                body if isinstance(body, (bytes, str)) else json.dumps(body))
+                body if isinstance(body, (bytes, str)) or hasattr(body, "__aiter__")
+                else json.dumps(body))
             return await client.request(method, self.url(path), headers=self.auth(user),
                                         content=content, **kw)
 

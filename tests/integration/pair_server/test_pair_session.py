@@ -296,3 +296,54 @@ async def test_api_refuses_non_members_and_bad_input(server):
     assert r.status_code == 400
     r = await server.request(DRIVER, "POST", "/peerplatform/api/tests", {"extra": 1})
     assert r.status_code == 400
+
+
+async def test_oversized_bodies_are_413_and_change_nothing(server):
+    from peerplatform_ext.handlers import DRAIN_BODY_BYTES, MAX_BODY_BYTES
+
+    def padded(body: dict, size: int) -> bytes:
+        raw = json.dumps(body).encode()
+        return raw[:-1] + b', "pad": "' + b"x" * (size - len(raw) - 10) + b'"}'
+
+    async def chunked(raw: bytes):
+        for start in range(0, len(raw), 4096):
+            yield raw[start:start + 4096]
+
+    doc = server.session()
+    notebook = server.notebook_on_disk()
+    swap = padded({"action": "request"}, MAX_BODY_BYTES + 1)
+    challenge = padded({"difficulty": "medium"}, MAX_BODY_BYTES + 1)
+    attempts = [
+        ("/peerplatform/api/swap", swap),
+        ("/peerplatform/api/challenge", challenge),
+        ("/peerplatform/api/tests", padded({}, MAX_BODY_BYTES + 1)),
+        # no Content-Length (chunked): counted as it comes
+        ("/peerplatform/api/challenge", chunked(challenge)),
+    ]
+    for path, body in attempts:
+        r = await server.request(DRIVER, "POST", path, body)
+        assert r.status_code == 413, (path, r.status_code, r.text)
+        assert r.json()["message"] == f"the body is larger than {MAX_BODY_BYTES} bytes"
+    # announced far past the cap: answered at once, without waiting for (or reading) the body
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(f"POST /peerplatform/api/swap HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     f"Authorization: {server.auth(DRIVER)['Authorization']}\r\n"
+                     f"Content-Type: application/json\r\n"
+                     f"Content-Length: {DRAIN_BODY_BYTES + 1}\r\n\r\n".encode())
+        await writer.drain()
+        head, _, rest = (await asyncio.wait_for(reader.read(), 10)).partition(b"\r\n\r\n")
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 413 "), head
+    assert json.loads(rest)["message"] == f"the body is larger than {MAX_BODY_BYTES} bytes"
+
+    after = server.session()
+    assert after["events"] == doc["events"] and after["challenge"] == doc["challenge"]
+    assert server.notebook_on_disk() == notebook
+    r = await server.request(OBSERVER, "GET", "/peerplatform/api/session")
+    assert r.json()["swap_request"] is None
+    # the cap is on the size, not the content: a big but allowed body is read as usual
+    r = await server.request(DRIVER, "POST", "/peerplatform/api/swap",
+                             b'{"action": "bogus"' + b" " * (MAX_BODY_BYTES - 20) + b"}")
+    assert r.status_code == 400 and "action must be" in r.json()["message"]
