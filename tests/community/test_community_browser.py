@@ -164,5 +164,12 @@ def test_live_leaderboard_and_replay_in_chromium(scene):
             assert page.locator("#chart-ratings").is_visible()
             assert page.locator("#table-tags tr[data-tag='arrays']").count() == 1
             page.screenshot(path=str(SHOTS / "6-dashboard.png"), full_page=True)
+
+            # -- a bio keeps the line breaks its author typed -----------------------------------
+            bio = "Likes graphs.\nAnd tries.\n\n  Indented, too."
+            assert rb.api("PUT", "profile", {"bio": bio}).status_code == 200
+            page.goto(base + f"profile/{rb.name}")
+            assert page.inner_text("#bio") == bio  # collapsed to one line without pre-wrap
+            page.screenshot(path=str(SHOTS / "7-profile-bio.png"), full_page=True)
         finally:
             browser.close()
