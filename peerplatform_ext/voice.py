@@ -10,7 +10,9 @@
   both modes it carries the members' mute state to the partner and tells both when the
   session ends (then it closes, and in Twilio mode the conference is ended over REST).
 * ``/peerplatform/static/voice.js``: the browser side (``static/voice.js``, its header
-  documents the API).
+  documents the API), for visitors the Hub lets into this server, like JupyterLab's own
+  assets; ``/peerplatform/static/twilio-voice.min.js`` (Twilio's SDK) for members only, as
+  it tells whether the call is Twilio's.
 
 No media goes through the server: WebRTC audio flows between the browsers.
 """
@@ -101,6 +103,15 @@ class PairVoice:
             out.update(ice_servers=ice_servers(self.settings, opaque),
                        offerer=self.offerer(doc) == username)
         return out
+
+    def sdk_for(self, username: str) -> Path:
+        """The SDK bundle for a member, if this server serves it; else PairError."""
+        if self.state.role_of(username) is None:
+            raise PairError(403, "you are not a member of this session")
+        path = self.sdk_file() if self.mode == "twilio" else None
+        if path is None:
+            raise PairError(404, "Twilio's Voice SDK is not served here")
+        return path
 
     def sdk_file(self) -> Path | None:
         """Twilio's Voice SDK bundle, if this server has it to serve."""
@@ -327,22 +338,39 @@ class VoiceSignalSocket(JupyterHandler, websocket.WebSocketHandler):
 class VoiceStaticHandler(FileFindHandler):
     """``/peerplatform/static/*``: the browser module (plain ES module, no bundler)."""
 
+    auth_resource = OWN_RESOURCE
+
     def initialize(self, **kwargs):
         super().initialize(path=[str(STATIC_DIR)])
 
     def set_extra_headers(self, path):
         self.set_header("Cache-Control", "no-cache")
 
+    @web.authenticated
+    @authorized
+    async def head(self, path):
+        await super().head(path)
+
+    @web.authenticated
+    @authorized
+    async def get(self, path, include_body=True):
+        await super().get(path, include_body=include_body)
+
 
 class TwilioSDKHandler(JupyterHandler):
     """``/peerplatform/static/twilio-voice.min.js``: Twilio's Voice SDK (Twilio mode only),
     so the browser needs nothing from a CDN."""
 
+    auth_resource = OWN_RESOURCE
+
+    @web.authenticated
+    @authorized
     async def get(self):
         voice: PairVoice = self.settings["peerplatform_voice"]
-        path = voice.sdk_file() if voice.mode == "twilio" else None
-        if path is None:
-            raise web.HTTPError(404, "Twilio's Voice SDK is not served here")
+        try:
+            path = voice.sdk_for(self.current_user.username)
+        except PairError as e:
+            raise web.HTTPError(e.status, e.message) from e
         self.set_header("Content-Type", "text/javascript; charset=utf-8")
         self.set_header("Cache-Control", "max-age=3600")
         self.finish(path.read_bytes())

@@ -212,6 +212,34 @@ async def test_twilio_sdk_is_served_only_in_twilio_mode(twilio_server, server):
     assert r.status_code == 404
 
 
+async def test_the_voice_files_are_not_served_to_anonymous_callers(twilio_server, server):
+    """Nor is whether a server's call is Twilio's: anonymous callers get the same refusal
+    from both servers, and a visitor the Hub lets in who is not a member gets no SDK."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as anonymous:
+        answers = set()
+        for srv in (twilio_server, server):
+            for method, path in [("GET", "/peerplatform/static/voice.js"),
+                                 ("HEAD", "/peerplatform/static/voice.js"),
+                                 ("GET", "/peerplatform/static/twilio-voice.min.js")]:
+                r = await anonymous.request(method, srv.url(path))
+                assert r.status_code in (302, 403), (method, path, r.status_code)
+                assert "connect" not in r.text and "Twilio" not in r.text
+                answers.add((method, path, r.status_code, r.headers.get("location", "")
+                             .replace(str(srv.port), "PORT")))
+        assert len(answers) == 3, answers  # the same for both servers
+    for path in ("/peerplatform/static/voice.js", "/peerplatform/static/twilio-voice.min.js"):
+        assert (await twilio_server.request(STRANGER, "GET", path)).status_code == 403
+    r = await twilio_server.request(OUTSIDER, "GET", "/peerplatform/static/twilio-voice.min.js")
+    assert r.status_code == 403
+    # the module is plain code, served like JupyterLab's own assets to whoever may be here
+    r = await twilio_server.request(OUTSIDER, "GET", "/peerplatform/static/voice.js")
+    assert r.status_code == 200 and "export async function connect" in r.text
+    r = await twilio_server.request(OBSERVER, "HEAD", "/peerplatform/static/voice.js")
+    assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+
+
 async def test_twilio_mode_relays_mute_but_no_webrtc(twilio_server):
     stack, a, b, welcome_a, _ = await pair(twilio_server)
     async with stack:
