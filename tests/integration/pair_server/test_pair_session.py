@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 
 import pytest
 from pairkit import DRIVER, OBSERVER, EventStream, RtcClient, eventually
@@ -204,6 +206,38 @@ async def test_a_swap_requested_and_accepted_reverses_rights_without_reconnectin
         await server.request(DRIVER, "DELETE", f"/api/kernels/{kernel['id']}")
 
 
+async def test_after_a_swap_the_former_drivers_own_socket_is_read_only(server):
+    """The socket alice opened and wrote through while driving, not a new one: rights are
+    read per frame, so the swap takes effect on the open connection."""
+    async with RtcClient(server, DRIVER) as alice, RtcClient(server, OBSERVER) as bob:
+        src = alice.nb.ycells[1]["source"]
+        src.insert(len(src), "\n# alice drives")
+        assert await eventually(lambda: "# alice drives" in bob.sources()[1], 5)
+        assert await eventually(lambda: "# alice drives" in "".join(
+            server.notebook_on_disk()["cells"][1]["source"]), 5)
+        await server.request(OBSERVER, "POST", "/peerplatform/api/swap", {"action": "request"})
+        r = await server.request(DRIVER, "POST", "/peerplatform/api/swap", {"action": "accept"})
+        assert r.status_code == 200 and r.json()["driver"] == OBSERVER
+        view, disk = bob.cells(), server.notebook_on_disk()
+
+        mark = server.log_mark()
+        src.insert(0, "# alice after the swap\n")  # the same socket as her edit above
+        alice.nb.append_cell({"cell_type": "code", "source": "# alice's new cell",
+                              "metadata": {}})
+        assert await eventually(lambda: f"dropped a read-only sync-update frame from {DRIVER}"
+                                in server.log_since(mark), 5)
+        await asyncio.sleep(SETTLE)
+        assert bob.cells() == view, "the new driver's view changed"
+        assert server.notebook_on_disk() == disk, "the notebook file changed"
+        async with RtcClient(server, OBSERVER) as late:
+            assert late.cells() == view
+
+        # roles back as they were, for the tests after this one
+        await server.request(DRIVER, "POST", "/peerplatform/api/swap", {"action": "request"})
+        r = await server.request(OBSERVER, "POST", "/peerplatform/api/swap", {"action": "accept"})
+        assert r.json()["driver"] == DRIVER
+
+
 async def test_a_declined_or_cancelled_swap_changes_no_role(server):
     swaps = len([e for e in server.session()["events"] if e["type"] == "swap"])
     r = await server.request(DRIVER, "POST", "/peerplatform/api/swap", {"action": "request"})
@@ -235,6 +269,38 @@ async def test_a_request_from_each_side_is_an_agreement(server):
     await server.request(OBSERVER, "POST", "/peerplatform/api/swap", {"action": "request"})
     r = await server.request(DRIVER, "POST", "/peerplatform/api/swap", {"action": "accept"})
     assert r.json()["driver"] == DRIVER
+
+
+# -- where the RTC state is kept --------------------------------------------------------------
+
+async def test_the_rtc_stores_are_in_the_session_data_dir_only(server):
+    """The update store (the edit replay) and jupyter-collaboration's session file are in
+    ``<session dir>/data`` (``PeerPlatformExtension.data_dir``'s default), never at their
+    defaults: ``.jupyter_ystore.db`` in the server's CWD, ``.jupyter/`` in the root."""
+    data_dir = server.session_dir / "data"
+    ystore = data_dir / "ystore.db"
+
+    def updates() -> int:
+        if not ystore.is_file():
+            return 0
+        with contextlib.closing(sqlite3.connect(f"file:{ystore}?mode=ro", uri=True,
+                                                timeout=5)) as db:
+            return db.execute("SELECT count(*) FROM yupdates").fetchone()[0]
+
+    before = updates()
+    async with RtcClient(server, DRIVER) as alice:
+        src = alice.nb.ycells[1]["source"]
+        src.insert(len(src), "\n# kept in the session's store")
+        assert await eventually(lambda: "# kept in the session's store" in "".join(
+            server.notebook_on_disk()["cells"][1]["source"]), 5)
+        assert await eventually(lambda: updates() > before, 5), "the edit is not in ystore.db"
+    assert (data_dir / "collaboration_sessions.json").is_file()
+    assert json.loads((data_dir / "collaboration_sessions.json").read_text())
+    # the server runs in the session dir (its CWD); the notebook root is session dir/work
+    assert not (server.session_dir / ".jupyter_ystore.db").exists()
+    assert sorted(p.name for p in server.session_dir.glob("*.db")) == []
+    assert [str(p) for p in server.work.rglob("*.db")] == []
+    assert not (server.work / ".jupyter").exists()
 
 
 # -- tests ---------------------------------------------------------------------------------------
