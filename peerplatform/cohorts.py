@@ -25,6 +25,8 @@ from pathlib import Path
 from .sessions.hubclient import HubAPIError, _q
 from .store.cohorts import COHORT_RE, COHORT_RULE
 
+log = logging.getLogger(__name__)
+
 
 class CohortError(ValueError):
     """Bad cohort request (unknown user, bad name); nothing was changed."""
@@ -77,18 +79,24 @@ def _write_cohort_names(data_dir, names) -> None:
 
 
 class CohortAdmin:
+    """Applies one cohort change: checks and plans it (nothing changed yet), makes the Hub's
+    changes, undoing them if the Hub refuses one, and only then updates what follows the Hub
+    (the store's mirror, the leaderboards, ``cohorts.json``). A refusal changes nothing here."""
+
     def __init__(self, *, hub, store, leaderboard=None, data_dir):
         self.hub = hub
         self.store = store
         self.leaderboard = leaderboard
         self.data_dir = data_dir
 
-    async def _ensure_group(self, name: str) -> None:
+    async def _group_users(self, group: str) -> list[str] | None:
+        """The Hub group's members, None when there is no such group."""
         try:
-            await self.hub.request("POST", f"/groups/{_q(name)}", ok=(201, 409))
+            return (await self.hub.request("GET", f"/groups/{_q(group)}"))["users"]
         except HubAPIError as e:
-            if e.status != 409:
-                raise
+            if e.status == 404:
+                return None
+            raise
 
     async def _check_users(self, users) -> None:
         for user in users:
@@ -98,6 +106,57 @@ class CohortAdmin:
                 if e.status == 404:
                     raise CohortError(f"no such user: {user}") from None
                 raise
+
+    async def _undo(self, steps: list[tuple]) -> None:
+        for method, path, body in reversed(steps):
+            try:
+                await self.hub.request(method, path, body)
+            except HubAPIError as e:
+                log.warning("the Hub refused a cohort change, and undoing %s %s failed: %s",
+                            method, path, e)
+
+    async def _change_hub(self, name: str, groups: dict, moving: dict, *, learners,
+                          instructors, remove_learners, remove_instructors) -> None:
+        """The Hub's part, step by step (``groups``: the members of the cohort's two groups
+        now, None for one to create); on a refusal, the steps done are undone."""
+        undo: list[tuple] = []
+
+        async def step(method, path, body, inverse=None):
+            await self.hub.request(method, path, body)
+            if inverse is not None:
+                undo.append(inverse)
+
+        try:
+            for group, users in groups.items():
+                if users is None:
+                    try:
+                        await step("POST", f"/groups/{_q(group)}", None,
+                                   ("DELETE", f"/groups/{_q(group)}", None))
+                    except HubAPIError as e:
+                        if e.status != 409:  # made meanwhile by someone else: keep it
+                            raise
+            members = groups[name] or []
+            teachers = groups[instructors_group(name)] or []
+            # one cohort per learner: leave the previous one
+            for user, old in moving.items():
+                await step("DELETE", f"/groups/{_q(old)}/users", {"users": [user]},
+                           ("POST", f"/groups/{_q(old)}/users", {"users": [user]}))
+            for group, before, add, remove in (
+                (name, members, learners, remove_learners),
+                (instructors_group(name), teachers, instructors, remove_instructors),
+            ):
+                path = f"/groups/{_q(group)}/users"
+                if add:
+                    new = [u for u in add if u not in before]
+                    await step("POST", path, {"users": list(add)},
+                               ("DELETE", path, {"users": new}) if new else None)
+                if remove:
+                    were = [u for u in remove if u in before]
+                    await step("DELETE", path, {"users": list(remove)},
+                               ("POST", path, {"users": were}) if were else None)
+        except HubAPIError:
+            await self._undo(undo)
+            raise
 
     async def apply(
         self,
@@ -118,40 +177,31 @@ class CohortAdmin:
             raise CohortError("title must be a string of at most 120 characters")
         await self._check_users({*learners, *instructors, *remove_learners, *remove_instructors})
 
+        # the plan, from what is there now (nothing is changed before the Hub agreed)
         new_cohort = name not in read_cohort_names(self.data_dir)
+        previous = {u: await self.store.cohorts.cohort_of(u) for u in learners}
+        moving = {u: old for u, old in previous.items() if old and old != name}
+        groups = {g: await self._group_users(g) for g in (name, instructors_group(name))}
+        await self._change_hub(
+            name, groups, moving, learners=learners, instructors=instructors,
+            remove_learners=remove_learners, remove_instructors=remove_instructors,
+        )
+
+        # what follows the Hub
         await self.store.cohorts.ensure(name, title)
-        await self._ensure_group(name)
-        await self._ensure_group(instructors_group(name))
         if learners:
-            # one cohort per learner: leave the previous one, in the Hub and the mirror
-            previous = {u: await self.store.cohorts.cohort_of(u) for u in learners}
-            for user, old in previous.items():
-                if old and old != name:
-                    await self.hub.request("DELETE", f"/groups/{_q(old)}/users", {"users": [user]})
-            await self.hub.request("POST", f"/groups/{_q(name)}/users", {"users": list(learners)})
             await self.store.cohorts.add_members(name, list(learners))
             if self.leaderboard is not None:
                 for user, old in previous.items():
                     await self.leaderboard.move(user, old, name)
         if remove_learners:
-            await self.hub.request(
-                "DELETE", f"/groups/{_q(name)}/users", {"users": list(remove_learners)}
-            )
             await self.store.cohorts.remove_members(name, list(remove_learners))
             if self.leaderboard is not None:
                 for user in remove_learners:
                     await self.leaderboard.move(user, name, None)
         if instructors:
-            await self.hub.request(
-                "POST", f"/groups/{_q(instructors_group(name))}/users", {"users": list(instructors)}
-            )
             await self.store.cohorts.add_instructors(name, list(instructors))
         if remove_instructors:
-            await self.hub.request(
-                "DELETE",
-                f"/groups/{_q(instructors_group(name))}/users",
-                {"users": list(remove_instructors)},
-            )
             await self.store.cohorts.remove_instructors(name, list(remove_instructors))
         if new_cohort:
             _write_cohort_names(self.data_dir, [*read_cohort_names(self.data_dir), name])
