@@ -1,10 +1,12 @@
 """The session as learners see it, in headless Chromium, on the real stack.
 
 Two browser contexts sign up, log in, join the waiting room, accept the match, land in
-JupyterLab on their shared pair server with the challenge and the session panel; the driver
+JupyterLab on their shared pair server with the challenge and the session panel (statement,
+tags, examples as stored); the observer's notebook toolbar offers nothing that edits or runs
+and it never opens a kernel socket (the former driver neither, once swapped); the driver
 types and the observer sees it; the observer's keystrokes change nothing (UI and server);
-the driver runs the tests and both see the results; a swap flips who can type; time-up locks
-both and shows the rating dialog; both ratings are stored. Screenshots of the key moments go
+the driver runs the tests and both see the results; a swap flips who can type; the timer goes
+through its phases and warns near the end; time-up locks both and shows the rating dialog; both ratings are stored. Screenshots of the key moments go
 to ``test-output/<test name>/``.
 """
 
@@ -15,6 +17,7 @@ import re
 import secrets
 import shutil
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -171,6 +174,90 @@ def role_of(page) -> str:
     return page.locator(".pp-RoleBadge").get_attribute("data-role")
 
 
+#: Notebook toolbar commands that edit, save or run (lock.ts blocks them for an observer).
+EDIT_OR_RUN = re.compile(r"^(notebook:(run|insert|cut|paste|restart|interrupt)|kernelmenu:"
+                         r"|runmenu:|docmanager:save)")
+
+
+def notebook_toolbar(page) -> dict[str, bool]:
+    """The session notebook's toolbar buttons that edit, save or run: command -> disabled."""
+    state = page.locator(".jp-NotebookPanel-toolbar").first.evaluate("""bar =>
+        Object.fromEntries([...bar.querySelectorAll('[data-command]')].map(b => [
+            b.dataset.command,
+            !!b.disabled || b.hasAttribute('disabled') || b.getAttribute('aria-disabled') === 'true'
+        ]))""")
+    edits = {command: off for command, off in state.items() if EDIT_OR_RUN.match(command)}
+    assert any(c.startswith("notebook:run") for c in edits) \
+        and any(c.startswith("notebook:insert") for c in edits), state
+    return edits
+
+
+def wait_toolbar(page, disabled: bool, who: str) -> None:
+    wait_until(lambda: set(notebook_toolbar(page).values()) == {disabled}, 15,
+               f"the {who}'s notebook toolbar to be {'dis' if disabled else 'en'}abled")
+
+
+#: Records the top-bar timer's phase, label and warning as they change (read at time-up).
+RECORD_TIMER = """() => {
+  const node = document.querySelector('#peerplatform-timer');
+  const log = (window.__ppTimer = []);
+  const read = () => {
+    const flag = name => node.classList.contains(name);
+    const entry = [node.dataset.phase, node.querySelector('.pp-Timer-phase').textContent,
+                   flag('pp-mod-warning'), flag('pp-mod-over'),
+                   node.querySelector('.pp-Timer-time').textContent];
+    const last = log[log.length - 1];
+    if (!last || last.slice(0, 4).join() !== entry.slice(0, 4).join()) log.push(entry);
+  };
+  read();
+  window.setInterval(read, 200);
+}"""
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def assert_panel_shows(page, challenge: dict) -> None:
+    """The session panel shows the challenge's statement, tags and examples (as stored)."""
+    from playwright.sync_api import expect
+
+    from peerplatform.store.challenge_view import render_statement
+
+    panel = page.locator("#peerplatform-session .pp-Challenge")
+    expect(panel.locator(".pp-Challenge-title")).to_have_text(challenge["title"])
+    expect(panel.locator(".pp-Difficulty")).to_have_text(challenge["difficulty"])
+    statement = _Text()
+    statement.feed(render_statement(challenge["statement"]))
+    expected = squash("".join(statement.parts))
+    assert len(expected) > 20, challenge["statement"]
+    expect(panel.locator(".pp-Statement")).to_be_visible()
+    wait_until(lambda: squash(panel.locator(".pp-Statement").inner_text()) == expected, 10,
+               "the statement in the panel")
+    assert challenge["tags"]
+    expect(panel.locator(".pp-Tags")).to_be_visible()
+    assert panel.locator(".pp-Tag").all_text_contents() == [str(t) for t in challenge["tags"]]
+    examples = challenge["examples"]
+    assert examples
+    shown = panel.locator(".pp-Examples pre")
+    expect(shown).to_have_count(len(examples))
+    for i, example in enumerate(examples):
+        expect(shown.nth(i)).to_be_visible()
+        want = str(example) if not isinstance(example, dict) else "".join(
+            f"{k}:{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
+            for k, v in example.items())
+        assert squash(shown.nth(i).inner_text()) == squash(want), (i, example)
+
+
 def server_notebook(context, base: str, server: str) -> str:
     """The notebook as the server has it on disk (contents API, as a member)."""
     resp = context.request.get(base.rstrip("/") + server + "api/contents/session.ipynb")
@@ -205,7 +292,7 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                 page.on("response", lambda r, n=n: refused[n].append(
                     f"{r.request.method} {r.url}") if r.status == 403 and "/user/pp-pairs/" in r.url
                     else None)
-                page.on("websocket", lambda ws, n=n: kernel_sockets[n].append(ws.url)
+                page.on("websocket", lambda ws, n=n: kernel_sockets[n].append(ws)
                         if "/api/kernels/" in ws.url else None)
             # -- sign up, log in, join the waiting room, see the progress, accept ------------
             for n in names:
@@ -247,6 +334,14 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             expect(o.locator(".pp-Partner")).to_contain_text(driver)
             title = d.locator(".pp-Challenge-title").inner_text()
             assert o.locator(".pp-Challenge-title").inner_text() == title
+            d.evaluate(RECORD_TIMER)
+            # the panel shows the session's challenge as the store has it, for both
+            challenge = _session_challenge(mongodb_uri, lab_hub.mongodb_database, sid)
+            for page in (d, o):
+                assert_panel_shows(page, challenge)
+            # the observer's notebook toolbar offers no edit, save or run; the driver's does
+            wait_toolbar(o, True, "observer")
+            wait_toolbar(d, False, "driver")
             for page in (d, o):  # the statement cell of the notebook shows the same challenge
                 wait_until(lambda page=page: title in page.locator(
                     ".jp-Notebook .jp-MarkdownCell").first.inner_text(), 30,
@@ -300,8 +395,12 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                                                                             timeout=20_000)
                 expect(page.locator(".pp-Difficulty")).to_have_text("easy", timeout=20_000)
             title = d.locator(".pp-Challenge-title").inner_text()
+            challenge = wait_until(
+                lambda: (c := _session_challenge(mongodb_uri, lab_hub.mongodb_database, sid))
+                and c["title"] == title and c, 10, "the new challenge in the store")
             for page in (d, o):
                 expect(page.locator(".pp-Challenge-title")).to_have_text(title)
+                assert_panel_shows(page, challenge)
                 wait_until(lambda page=page: title in page.locator(
                     ".jp-Notebook .jp-MarkdownCell").first.inner_text(), 30,
                     "the new statement cell")
@@ -335,7 +434,7 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             # (JupyterLab's own layout and preference saves, lab/api/workspaces and
             # lab/api/settings, are refused too, by design, and harmless)
             assert o.locator(".pp-mod-readonly").count() >= 1
-            assert kernel_sockets[observer] == []
+            assert [ws.url for ws in kernel_sockets[observer]] == []
             assert [r for r in refused[observer]
                     if "/lab/api/workspaces/" not in r and "/lab/api/settings/" not in r] == []
             snap(o, shots, "06-observer-typing-ignored")
@@ -378,6 +477,15 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                        "the new driver's UI to unlock")
             wait_until(lambda: d.evaluate("document.body.dataset.ppEditable") == "false", 15,
                        "the new observer's UI to lock")
+            wait_toolbar(d, True, "new observer")
+            wait_toolbar(o, False, "new driver")
+            # the former driver lets go of its kernel and opens no other; the new one connects
+            assert kernel_sockets[driver], "the driver never connected to a kernel"
+            former_driver_sockets = len(kernel_sockets[driver])
+            wait_until(lambda: all(ws.is_closed() for ws in kernel_sockets[driver]), 15,
+                       "the new observer's kernel sockets to close")
+            wait_until(lambda: kernel_sockets[observer], 20,
+                       "the new driver's kernel socket")
             type_in_cell(o, si, "\n" + NEW_DRIVER_MARK)
             wait_until(lambda: NEW_DRIVER_MARK in cell_text(d, si), 20,
                        "the new observer to see the new driver's edit")
@@ -403,6 +511,24 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                 assert page.evaluate("document.body.dataset.ppEditable") == "false"
                 expect(page.locator("#peerplatform-timer .pp-Timer-time")).to_have_text("0:00")
             snap(d, shots, "11-time-up-rating-dialog")
+            # the former driver, observing since the swap, never connected a kernel again
+            assert len(kernel_sockets[driver]) == former_driver_sockets, \
+                [ws.url for ws in kernel_sockets[driver]]
+            # the timer went through the phases and warned before the end (SESSION_S is short)
+            timeline = d.evaluate("window.__ppTimer")
+            phases = [e[0] for e in timeline]
+            order = ["waiting", "discuss", "code", "review", "over"]
+            assert phases == sorted(phases, key=order.index), timeline
+            assert "review" in phases and phases[-1] == "over", timeline
+            assert all(a[1] != b[1] for a, b in zip(timeline, timeline[1:])
+                       if a[0] != b[0]), timeline  # the label follows the phase
+            warned = [e for e in timeline if e[2]]
+            assert warned and not warned[0][3], timeline  # a warning before time was up
+            first = timeline.index(warned[0])
+            assert all(e[2] for e in timeline[first:-1]), timeline  # until the end
+            m, sec = warned[0][4].split(":")
+            assert 0 < int(m) * 60 + int(sec) < SESSION_S / 2, timeline  # near the end
+            assert timeline[-1][3] and not timeline[-1][2], timeline  # over: no more warning
             for page in (d, o):  # the final test results, for both
                 expect(page.locator(".pp-TestSummary")).to_contain_text("Final result")
             # one rates with the mouse ...
@@ -472,6 +598,20 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
     assert doc["outcome"]["reason"] == "time is up"
     assert any(e.get("type") == "tests" for e in doc.get("events") or [])
     assert [e for e in doc.get("events") or [] if e.get("type") == "swap"]
+
+
+def _session_challenge(uri: str, database: str, sid: str) -> dict:
+    """The session's challenge as stored, in the version the session picked."""
+    from pymongo import MongoClient
+
+    client = MongoClient(uri)
+    try:
+        db = client[database]
+        picked = db["sessions"].find_one({"_id": sid})["challenge"]
+        return db["challenge_versions"].find_one({"_id": f"{picked['slug']}@{picked['version']}"}) \
+            or db["challenges"].find_one({"slug": picked["slug"]})
+    finally:
+        client.close()
 
 
 def _session_doc(uri: str, database: str, sid: str) -> dict:
