@@ -6,8 +6,8 @@ tags, examples as stored); the observer's notebook toolbar offers nothing that e
 and it never opens a kernel socket (the former driver neither, once swapped); the driver
 types and the observer sees it; the observer's keystrokes change nothing (UI and server);
 the driver runs the tests and both see the results; a swap flips who can type; the timer goes
-through its phases and warns near the end; time-up locks both and shows the rating dialog; both ratings are stored. Screenshots of the key moments go
-to ``test-output/<test name>/``.
+through its phases and warns near the end; time-up locks both and shows the rating dialog;
+both ratings are stored. Screenshots of the key moments go to ``test-output/<test name>/``.
 """
 
 from __future__ import annotations
