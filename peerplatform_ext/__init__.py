@@ -15,3 +15,9 @@ def _jupyter_server_extension_points():
     from .app import PeerPlatformExtension
 
     return [{"module": "peerplatform_ext", "app": PeerPlatformExtension}]
+
+
+def _jupyter_labextension_paths():
+    # where the built JupyterLab extension lives in the package (labextension/package.json
+    # "outputDir"): `jupyter labextension develop --overwrite .` links it for an editable install
+    return [{"src": "labextension", "dest": "peerplatform-lab"}]
