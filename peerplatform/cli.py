@@ -9,6 +9,7 @@ started, hub first, stores last.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import psutil
 
 from .embedded import EmbeddedMongo, EmbeddedRedis
 from .settings import default_data_dir
@@ -45,51 +48,6 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen, stopping=lambda
     return False
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every live process below ``pid`` (from ``/proc``, else ``ps``), nearest first."""
-    parent_of: dict[int, int] = {}
-    if Path("/proc/self/stat").exists():
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                parent_of[int(stat.parent.name)] = int(fields[1])
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-    else:
-        out = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True,
-                             text=True, check=False).stdout
-        for line in out.splitlines():
-            child, parent = (int(f) for f in line.split())
-            parent_of[child] = parent
-    children: dict[int, list[int]] = {}
-    for child, parent in parent_of.items():
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(0), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # someone else's process under a reused pid: still there
-    return True
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def stop_hub(hub: subprocess.Popen, timeout: float = 60, grace: float = 5) -> None:
     """SIGTERM the Hub, which stops what it started; if it is still there after ``timeout``
     seconds, kill it and then everything it started.
@@ -107,7 +65,10 @@ def stop_hub(hub: subprocess.Popen, timeout: float = 60, grace: float = 5) -> No
         return
     except subprocess.TimeoutExpired:
         pass
-    left = _descendants(hub.pid)
+    try:
+        left = psutil.Process(hub.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        left = []
     print(f"JupyterHub did not stop within {timeout:g} s: killing it and the {len(left)} "
           "processes it started", file=sys.stderr, flush=True)
     try:
@@ -115,13 +76,13 @@ def stop_hub(hub: subprocess.Popen, timeout: float = 60, grace: float = 5) -> No
     except (ProcessLookupError, PermissionError):
         hub.kill()
     hub.wait()
-    for pid in left:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while any(_alive(pid) for pid in left) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid in left:
-        _signal(pid, signal.SIGKILL)
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _gone, alive = psutil.wait_procs(left, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 def up(args) -> int:
