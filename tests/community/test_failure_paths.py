@@ -86,7 +86,10 @@ def test_a_hub_refusal_is_502_and_changes_nothing(hub, admin):
         await store.cohorts.add_members(ghost, [stray.name])
 
     seed.run(lost_group)(hub)
-    listed = lambda: {c["name"] for c in admin.api("GET", "cohorts").json()["cohorts"]}  # noqa: E731
+
+    def listed():
+        return {c["name"] for c in admin.api("GET", "cohorts").json()["cohorts"]}
+
     names_file = hub.data_dir / "cohorts.json"
     names_before = json.loads(names_file.read_text())
 
