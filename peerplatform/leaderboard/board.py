@@ -16,20 +16,76 @@ shrunk the same way toward ``m`` with weight ``leaderboard_cohort_prior_weight``
 rated once, cannot top the cohort board.
 
 Every change is applied by one Lua script (atomic across service replicas) and published on
-``pp:lb:updates``; open leaderboard pages receive it as a server-sent event.
+``pp:lb:updates``; open leaderboard pages receive it as a server-sent event. A change counts
+once: the board remembers the version of each rating it counted, so applying one twice (or
+an older edit after a newer one) changes nothing.
+
+**Rebuilds** never lose a live change: the rebuild holds a lock while it reads MongoDB and
+writes its keys aside; changes made meanwhile are applied as usual and journaled too. One
+script then swaps the rebuilt keys in and replays the journal onto them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..store.ratings import CRITERIA
 from . import keys
 
-APPLY_LUA = (Path(__file__).parent / "apply.lua").read_text()
+_LUA = Path(__file__).parent
+RATING_LUA = (_LUA / "rating.lua").read_text()
+APPLY_LUA = RATING_LUA + "\n" + (_LUA / "apply.lua").read_text()
+SWAP_LUA = RATING_LUA + "\n" + (_LUA / "swap.lua").read_text()
+# take the lock and start an empty journal, in one step (a change journaled before it was
+# emptied would be lost)
+LOCK_LUA = """
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+  redis.call("DEL", KEYS[2])
+  return 1
+end
+return 0
+"""
+REFRESH_LUA = """
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call("PEXPIRE", KEYS[1], ARGV[2])
+redis.call("PEXPIRE", KEYS[2], ARGV[2])
+return 1
+"""
+RELEASE_LUA = """
+if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("DEL", KEYS[1], KEYS[2]) end
+return 0
+"""
+#: How long a rebuild's lock lives without a refresh (it refreshes every 1000 ratings): past
+#: it, a dead rebuild no longer holds live changes in its journal.
+REBUILD_LOCK_MS = 60_000
+
+
+#: How long after its edit window the board remembers what it counted of a rating: a change
+#: arriving late (a slow request, one racing a rebuild) comes well within it.
+RATED_MARGIN_MS = 3_600_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def rating_version(doc: dict) -> int:
+    """A rating's ``updated_at`` in whole ms (what MongoDB keeps of it): newer edits, higher."""
+    return (_aware(doc["updated_at"]) - _EPOCH) // _MS
+
+
+def marker_ttl_ms(doc: dict) -> int:
+    """How long to remember what was counted of ``doc``; 0 once that is no longer needed."""
+    left = (_aware(doc["editable_until"]) - datetime.now(timezone.utc)) // _MS + RATED_MARGIN_MS
+    return max(left, 0)
 
 
 @dataclass
@@ -83,12 +139,17 @@ class Leaderboard:
         self.redis = redis
         self.scoring = scoring or Scoring()
         self._apply = redis.register_script(APPLY_LUA)
+        self._swap = redis.register_script(SWAP_LUA)
+        self._lock = redis.register_script(LOCK_LUA)
+        self._refresh = redis.register_script(REFRESH_LUA)
+        self._release = redis.register_script(RELEASE_LUA)
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def apply(self, ratee: str, cohort: str | None, *, dn: int, deltas: dict) -> dict:
-        """Add one rating (``dn=1``, deltas = its scores) or an edit (``dn=0``, deltas = the
-        differences) to ``ratee``'s entries; publishes and returns the change."""
+    async def apply(self, rating: dict, cohort: str | None) -> dict:
+        """Count ``rating`` (a rating document as stored, new or edited) on its ratee's
+        entries, in ``cohort``; publishes and returns the change."""
+        ratee = rating["ratee"]
         cohort = cohort or ""
         s = self.scoring
         ks = [
@@ -97,18 +158,23 @@ class Leaderboard:
             *(keys.cohort_board(cohort, b) for b in keys.BOARDS),
             keys.cohort_stats(cohort),
             keys.COHORTS,
+            keys.rated(rating["_id"]),
+            keys.REBUILD_LOCK,
+            keys.REBUILD_JOURNAL,
         ]
         out = await self._apply(
             keys=ks,
             args=[
                 ratee,
                 cohort,
-                dn,
-                *(int(deltas.get(c, 0)) for c in CRITERIA),
+                rating["_id"],
+                rating_version(rating),
+                *(int(rating["scores"][c]) for c in CRITERIA),
                 s.prior_mean,
                 s.prior_weight,
                 s.cohort_min_ratings,
                 s.cohort_prior_weight,
+                marker_ttl_ms(rating) or RATED_MARGIN_MS,
             ],
         )
         n, *scores, cohort_score, counted = out
@@ -126,10 +192,9 @@ class Leaderboard:
         return change
 
     async def rating_changed(self, before: dict | None, after: dict, cohort: str | None) -> dict:
-        if before is None:
-            return await self.apply(after["ratee"], cohort, dn=1, deltas=after["scores"])
-        deltas = {c: after["scores"][c] - before["scores"][c] for c in CRITERIA}
-        return await self.apply(after["ratee"], cohort, dn=0, deltas=deltas)
+        """A rating was given (``before`` None) or edited. Only ``after`` matters: the board
+        knows what it counted of the rating before."""
+        return await self.apply(after, cohort)
 
     async def move(self, user: str, old: str | None, new: str | None) -> None:
         """Move ``user``'s entries from cohort ``old`` to ``new`` (either may be None) and
@@ -171,15 +236,60 @@ class Leaderboard:
 
     async def rebuild(self, ratings, memberships: dict[str, str]) -> dict:
         """Replace every leaderboard key with what ``ratings`` (an async iterable of rating
-        documents) and ``memberships`` (``{user: cohort}``) give. Returns counts."""
+        documents) and ``memberships`` (``{user: cohort}``) give. Returns counts.
+
+        Ratings given or edited while it runs are kept (see the module docstring); two
+        rebuilds run one after the other.
+        """
+        token = secrets.token_hex(8)
+        lock = [keys.REBUILD_LOCK, keys.REBUILD_JOURNAL]
+        while not await self._lock(keys=lock, args=[token, REBUILD_LOCK_MS]):
+            await asyncio.sleep(0.05)
+        tmp = keys.rebuild_prefix(token)
+        written: list[str] = []
+        try:
+            report = await self._build(ratings, memberships, token, tmp, written)
+            old = [k async for k in self.redis.scan_iter(match=keys.PATTERN, count=1000)]
+            await self._swap(
+                keys=lock, args=[token, tmp, keys.PREFIX, keys.RATED, len(old), *old, *written]
+            )
+        except BaseException:
+            if written:
+                await self.redis.unlink(*written)
+            await self._release(keys=lock, args=[token])
+            raise
+        await self.redis.publish(keys.UPDATES, json.dumps({"type": "rebuilt", "at": time.time()}))
+        return report
+
+    async def _keep_lock(self, token: str) -> None:
+        if not await self._refresh(
+            keys=[keys.REBUILD_LOCK, keys.REBUILD_JOURNAL], args=[token, REBUILD_LOCK_MS]
+        ):
+            raise RuntimeError("the leaderboard rebuild lost its lock (it stalled too long)")
+
+    async def _build(self, ratings, memberships, token, tmp, written) -> dict:
+        """Read ``ratings`` and write the boards they give under ``tmp`` (names in
+        ``written``)."""
         sums: dict[str, list] = {}
+        rated: dict[str, tuple[str, int]] = {}
         count = 0
         async for doc in ratings:
             entry = sums.setdefault(doc["ratee"], [0, 0, 0, 0])
             entry[0] += 1
             for i, c in enumerate(CRITERIA):
                 entry[1 + i] += doc["scores"][c]
+            ttl = marker_ttl_ms(doc) if "_id" in doc and "editable_until" in doc else 0
+            if ttl:  # what a late change of this rating is checked against
+                rated[doc["_id"]] = (
+                    ":".join(
+                        str(v)
+                        for v in (rating_version(doc), *(doc["scores"][c] for c in CRITERIA))
+                    ),
+                    ttl,
+                )
             count += 1
+            if count % 1000 == 0:
+                await self._keep_lock(token)
         s = self.scoring
         boards: dict[str, dict[str, float]] = {}
         cohort_scores: dict[str, list[float]] = {}
@@ -198,28 +308,35 @@ class Leaderboard:
                     boards.setdefault(keys.cohort_board(cohort, b), {})[user] = v
             if cohort and n >= s.cohort_min_ratings:
                 cohort_scores.setdefault(cohort, []).append(values[0])
-        old = [k async for k in self.redis.scan_iter(match=keys.PATTERN, count=1000)]
-        pipe = self.redis.pipeline(transaction=True)
-        for i in range(0, len(old), 1000):
-            pipe.unlink(*old[i : i + 1000])
+        await self._keep_lock(token)
+
+        def aside(key: str) -> str:
+            written.append(tmp + key[len(keys.PREFIX):])
+            return written[-1]
+
+        pipe = self.redis.pipeline(transaction=False)
         for key, members in boards.items():
-            items = list(members.items())
+            items, key = list(members.items()), aside(key)
             for i in range(0, len(items), 5000):
                 pipe.zadd(key, dict(items[i : i + 5000]))
         for user, fields in stats.items():
-            pipe.hset(keys.stats(user), mapping=fields)
+            pipe.hset(aside(keys.stats(user)), mapping=fields)
+        totals = {}
         for cohort, values in cohort_scores.items():
-            pipe.hset(keys.cohort_stats(cohort), mapping={"n": len(values), "sum": sum(values)})
-            pipe.zadd(
-                keys.COHORTS,
-                {
-                    cohort: (s.cohort_prior_weight * s.prior_mean + sum(values))
-                    / (s.cohort_prior_weight + len(values))
-                },
+            pipe.hset(
+                aside(keys.cohort_stats(cohort)), mapping={"n": len(values), "sum": sum(values)}
             )
-        pipe.set(keys.BUILT, str(time.time()))
+            totals[cohort] = (s.cohort_prior_weight * s.prior_mean + sum(values)) / (
+                s.cohort_prior_weight + len(values)
+            )
+        if totals:
+            pipe.zadd(aside(keys.COHORTS), totals)
+        pipe.set(aside(keys.BUILT), str(time.time()))
+        for key in written:  # a rebuild that dies here leaves nothing behind for long
+            pipe.pexpire(key, 10 * REBUILD_LOCK_MS)
+        for rating_id, (value, ttl) in rated.items():
+            pipe.set(aside(keys.rated(rating_id)), value, px=ttl)
         await pipe.execute()
-        await self.redis.publish(keys.UPDATES, json.dumps({"type": "rebuilt", "at": time.time()}))
         return {"ratings": count, "learners": len(sums), "cohorts": len(cohort_scores)}
 
     async def is_built(self) -> bool:

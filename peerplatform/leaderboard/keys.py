@@ -12,17 +12,35 @@ key                                    type    holds
 ``pp:lb:cohortstats:<cohort>``         HASH    ``n`` qualifying members, ``sum`` of their
                                                overall scores
 ``pp:lb:cohorts``                      ZSET    cohort totals; score = shrunk mean (see board)
-``pp:lb:built``                        STRING  set once a rebuild has completed
+``pp:lb:rated:<rating id>``            STRING  ``<version>:<c>:<k>:<p>``: the version
+                                               (``updated_at``, ms) and scores counted of a
+                                               rating, so a change counts once; expires an
+                                               hour after the rating's edit window
+``pp:lb:built:2``                      STRING  set once a rebuild has completed (``2``: the
+                                               format with ``rated:``; older data is rebuilt)
 ``pp:lb:updates``                      PUBSUB  JSON of each change, for open leaderboard pages
+``pp:lbrebuild:lock``                  STRING  held by the rebuild running (token, with a TTL)
+``pp:lbrebuild:journal``               LIST    live changes made while it runs, to replay
+``pp:lbnew:<token>:*``                 any     the keys a rebuild writes before the swap
 =====================================  ======  ================================================
+
+A rebuild writes under ``pp:lbnew:<token>:``, then one script drops every ``pp:lb:*`` key,
+renames the new ones into place and replays the journal (see ``Leaderboard.rebuild``).
 """
 
 PREFIX = "pp:lb:"
 BOARDS = ("overall", "communication", "collaboration", "problem_solving")
 COHORTS = PREFIX + "cohorts"
-BUILT = PREFIX + "built"
+BUILT = PREFIX + "built:2"
 UPDATES = PREFIX + "updates"
 PATTERN = PREFIX + "*"
+REBUILD_LOCK = "pp:lbrebuild:lock"
+REBUILD_JOURNAL = "pp:lbrebuild:journal"
+
+
+def rebuild_prefix(token: str) -> str:
+    """Where a rebuild writes its keys before they replace the live ones."""
+    return f"pp:lbnew:{token}:"
 
 
 def board(name: str) -> str:
@@ -39,3 +57,10 @@ def stats(user: str) -> str:
 
 def cohort_stats(cohort: str) -> str:
     return f"{PREFIX}cohortstats:{cohort}"
+
+
+RATED = PREFIX + "rated:"
+
+
+def rated(rating_id: str) -> str:
+    return RATED + rating_id

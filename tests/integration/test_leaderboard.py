@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 
@@ -29,6 +30,25 @@ async def rate(store, board, ratee, s, cohort=None, rater=None):
     )
     await board.rating_changed(None, doc, cohort)
     return doc
+
+
+async def snapshot(board, cohort="north"):
+    """Every board, the cohort's boards and the cohort totals, as rows."""
+    out = {}
+    for b in lbkeys.BOARDS:
+        out[b] = [(r["user"], r["score"], r["n"]) for r in await board.top(b)]
+        out[f"{cohort}:{b}"] = [(r["user"], r["score"]) for r in await board.top(b, cohort=cohort)]
+    out["cohorts"] = [
+        (r["cohort"], r["score"], r["members_counted"]) for r in await board.cohorts()
+    ]
+    return out
+
+
+async def from_scratch(store, board, redis):
+    """What a rebuild on an empty Redis gives (it replaces the boards)."""
+    await redis.flushdb()
+    await board.rebuild(store.ratings.all(), await store.cohorts.memberships())
+    return await snapshot(board)
 
 
 @pytest.fixture
@@ -122,24 +142,12 @@ async def test_incremental_state_equals_a_rebuild_from_mongodb(store, board, red
             )
             await board.rating_changed(before, after, await store.cohorts.cohort_of(ratee))
 
-    async def snapshot():
-        out = {}
-        for b in lbkeys.BOARDS:
-            out[b] = [(r["user"], r["score"], r["n"]) for r in await board.top(b)]
-            out["north:" + b] = [
-                (r["user"], r["score"]) for r in await board.top(b, cohort="north")
-            ]
-        out["cohorts"] = [
-            (r["cohort"], r["score"], r["members_counted"]) for r in await board.cohorts()
-        ]
-        return out
-
-    incremental = await snapshot()
+    incremental = await snapshot(board)
     await redis.flushdb()
     assert await board.top("overall") == []
     report = await board.rebuild(store.ratings.all(), await store.cohorts.memberships())
     assert report == {"ratings": 60, "learners": len(incremental["overall"]), "cohorts": 1}
-    assert await snapshot() == incremental
+    assert await snapshot(board) == incremental
 
 
 async def test_concurrent_ratings_are_all_counted(store, board):
@@ -196,3 +204,118 @@ async def test_rebuild_command(store, board, redis, redis_url, mongodb_uri, mong
     assert "1 ratings, 1 learners" in out.stdout
     assert [r["user"] for r in await board.top("overall")] == ["cli"]
     assert await board.is_built()
+
+
+async def test_a_rating_given_while_a_rebuild_runs_is_kept(store, board, redis):
+    await store.cohorts.ensure("north")
+    await store.cohorts.add_members("north", ["ann", "ben"])
+    early = await rate(store, board, "ann", scores(4, 4, 4), cohort="north")
+    for _ in range(3):
+        await rate(store, board, "ben", scores(3, 3, 3), cohort="north")
+    # stale entries (nothing in MongoDB gives them) go
+    await redis.hset(lbkeys.stats("ghost"), mapping={"n": 1, "s:communication": 5})
+    await redis.zadd(lbkeys.board("overall"), {"ghost": 4.0})
+    late = {}
+
+    async def ratings_then_live_changes():
+        async for doc in store.ratings.all():
+            yield doc
+        # MongoDB has been read; before the rebuild writes Redis, a learner rates ann, a
+        # rating is edited, and one the rebuild counts (read just now) lands live too
+        late["new"] = await rate(store, board, "ann", scores(2, 2, 2), cohort="north")
+        before, after = await store.ratings.edit(
+            early["session_id"], early["rater"], scores={"communication": 1}
+        )
+        await board.rating_changed(before, after, "north")
+        seen = await store.ratings.create(
+            session_id=new_session_id(), rater="r-seen", ratee="cy", scores=scores(5, 5, 5),
+            edit_window_s=60,
+        )
+        yield seen
+        await board.rating_changed(None, seen, None)
+
+    report = await board.rebuild(ratings_then_live_changes(), await store.cohorts.memberships())
+    assert report["ratings"] == 5
+    ann = await board.entry("ann")
+    assert ann["n"] == 2 and ann["cohort"] == "north"
+    assert ann["scores"]["communication"] == pytest.approx((15 + 1 + 2) / 7, abs=1e-3)
+    assert ann["scores"]["collaboration"] == pytest.approx((15 + 4 + 2) / 7, abs=1e-3)
+    assert (await board.entry("cy"))["n"] == 1  # counted once, by the rebuild or live
+    assert await board.entry("ghost") is None
+    assert "ghost" not in {r["user"] for r in await board.top("overall")}
+    assert await board.is_built()
+    assert await redis.keys("pp:lbnew:*") == [] and await redis.keys("pp:lbrebuild:*") == []
+    assert await snapshot(board) == await from_scratch(store, board, redis)
+
+
+async def test_a_late_or_repeated_change_counts_once(store, board):
+    # stored, and read by a rebuild, before its live update arrives (a slow request)
+    doc = await store.ratings.create(
+        session_id=new_session_id(), rater="r-slow", ratee="dee", scores=scores(5, 1, 1),
+        edit_window_s=60,
+    )
+    await board.rebuild(store.ratings.all(), {})
+    await board.rating_changed(None, doc, None)
+    await board.rating_changed(None, doc, None)
+    entry = await board.entry("dee")
+    assert entry["n"] == 1
+    assert entry["scores"]["communication"] == pytest.approx((15 + 5) / 6, abs=1e-3)
+    # two edits whose updates arrive in the wrong order: the newer one stays
+    first = doc["updated_at"] + timedelta(seconds=1)
+    second = doc["updated_at"] + timedelta(seconds=2)
+    _, v1 = await store.ratings.edit(
+        doc["session_id"], "r-slow", scores={"communication": 2}, now=first
+    )
+    _, v2 = await store.ratings.edit(
+        doc["session_id"], "r-slow", scores={"communication": 4}, now=second
+    )
+    await board.rating_changed(None, v2, None)
+    await board.rating_changed(None, v1, None)
+    entry = await board.entry("dee")
+    assert entry["n"] == 1
+    assert entry["scores"]["communication"] == pytest.approx((15 + 4) / 6, abs=1e-3)
+
+
+async def test_ratings_racing_rebuilds_end_as_a_rebuild_from_scratch(store, board, redis):
+    await store.cohorts.ensure("north")
+    await store.cohorts.add_members("north", ["u0", "u1"])
+    for i in range(12):
+        cohort = "north" if i % 4 < 2 else None
+        await rate(store, board, f"u{i % 4}", scores(3, 4, 5), cohort=cohort)
+
+    async def slow_read():
+        async for doc in store.ratings.all():
+            await asyncio.sleep(0.005)  # live ratings get in between
+            yield doc
+
+    async def live():
+        for i in range(30):
+            user = f"u{i % 5}"
+            cohort = await store.cohorts.cohort_of(user)
+            await rate(store, board, user, scores(1 + i % 5, 5 - i % 5, 3), cohort=cohort)
+            await asyncio.sleep(0.002)
+
+    memberships = await store.cohorts.memberships()
+    # two rebuilds at once run one after the other
+    await asyncio.gather(
+        board.rebuild(slow_read(), memberships), board.rebuild(slow_read(), memberships), live()
+    )
+    assert (await board.entry("u0"))["n"] == 3 + 6
+    assert await snapshot(board) == await from_scratch(store, board, redis)
+
+
+async def test_what_was_counted_is_remembered_while_the_rating_can_change(store, board, redis):
+    from peerplatform.store.sessions import utcnow
+
+    old = await store.ratings.create(
+        session_id=new_session_id(), rater="r-old", ratee="eli", scores=scores(2, 2, 2),
+        edit_window_s=60, now=utcnow() - timedelta(days=1),
+    )
+    new = await rate(store, board, "eli", scores(4, 4, 4))
+    await board.rebuild(store.ratings.all(), {})
+    assert (await board.entry("eli"))["n"] == 2
+    # nothing can change the old rating any more: nothing to remember
+    assert not await redis.exists(lbkeys.rated(old["_id"]))
+    # the new one is remembered until an hour after its window, then forgotten
+    assert 0 < await redis.pttl(lbkeys.rated(new["_id"])) <= 3_660_000
+    assert await redis.ttl(lbkeys.board("overall")) == -1  # the boards themselves stay
