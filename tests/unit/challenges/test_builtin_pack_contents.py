@@ -53,11 +53,11 @@ DRAWN = {"reverse-linked-list", "merge-sorted-chains", "loop-in-the-chain"}
 
 
 def run_example(challenge: dict, source: str):
-    """The value of an example's last expression, run after the starter, the reference
-    solution and the hidden tests' setup (which defines helpers such as tree nodes)."""
+    """The value of an example's last expression, run after the starter and the reference
+    solution: only what a learner has (the hidden tests' setup is not theirs), so every
+    example can be tried in the notebook as written."""
     namespace: dict = {}
-    for code in (challenge["starter_code"], challenge["solution"],
-                 challenge["tests"].get("setup") or ""):
+    for code in (challenge["starter_code"], challenge["solution"]):
         exec(code, namespace)  # our own pack: trusted code
     *body, last = ast.parse(source).body
     exec(compile(ast.Module(body, type_ignores=[]), "<example>", "exec"), namespace)
