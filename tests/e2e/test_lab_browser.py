@@ -144,6 +144,12 @@ def type_in_cell(page, index: int, text: str) -> None:
     page.keyboard.type(text, delay=15)
 
 
+def kernel_idle(page) -> bool:
+    """The open notebook's kernel is connected and idle: the status bar's kernel item reads
+    "<kernel> | Idle" (an observer's reads "No Kernel | Unknown")."""
+    return "| Idle" in page.locator("#jp-main-statusbar").inner_text()
+
+
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
     deadline = time.monotonic() + timeout
     last = None
@@ -435,6 +441,7 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             # lab/api/settings, are refused too, by design, and harmless)
             assert o.locator(".pp-mod-readonly").count() >= 1
             assert [ws.url for ws in kernel_sockets[observer]] == []
+            assert not kernel_idle(o) and kernel_idle(d)
             assert [r for r in refused[observer]
                     if "/lab/api/workspaces/" not in r and "/lab/api/settings/" not in r] == []
             snap(o, shots, "06-observer-typing-ignored")
@@ -484,8 +491,13 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             former_driver_sockets = len(kernel_sockets[driver])
             wait_until(lambda: all(ws.is_closed() for ws in kernel_sockets[driver]), 15,
                        "the new observer's kernel sockets to close")
-            wait_until(lambda: kernel_sockets[observer], 20,
-                       "the new driver's kernel socket")
+            wait_until(lambda: not kernel_idle(d), 15,
+                       "the new observer's notebook to let go of its kernel")
+            # ... and the new driver's notebook gets a live kernel (read from its status bar: a
+            # count of websocket events proved unreliable here, a connected kernel with no
+            # event seen for its socket)
+            wait_until(lambda: kernel_idle(o), 30,
+                       "the new driver's notebook to connect to its kernel")
             type_in_cell(o, si, "\n" + NEW_DRIVER_MARK)
             wait_until(lambda: NEW_DRIVER_MARK in cell_text(d, si), 20,
                        "the new observer to see the new driver's edit")
