@@ -50,7 +50,8 @@ class Platform:
         """A peer rating was given or edited: update the live leaderboards."""
         if self.leaderboard is not None:
             cohort = await self.store.cohorts.cohort_of(after["ratee"])
-            await self.leaderboard.rating_changed(before, after, cohort)
+            # the board knows what it counted of this rating before: ``after`` is enough
+            await self.leaderboard.apply(after, cohort)
 
     def wake_matcher(self) -> None:
         self.wake.set()
@@ -101,13 +102,13 @@ class PeerPlatformService(Application):
     ).tag(config=True)
 
     aliases = {"config": "PeerPlatformService.config_file", "log-level": "Application.log_level"}
+    classes = [PeerPlatform, VoiceSettings]
 
     @default("log_level")
     def _log_level_default(self):
         # like the Hub's own log: matches, sessions and the challenge bank load are news to
         # an operator (Application's default, WARN, would hide all of them)
         return logging.INFO
-    classes = [PeerPlatform, VoiceSettings]
 
     def initialize(self, argv=None):
         self.parse_command_line(argv)

@@ -191,11 +191,6 @@ class Leaderboard:
         await self.redis.publish(keys.UPDATES, json.dumps(change))
         return change
 
-    async def rating_changed(self, before: dict | None, after: dict, cohort: str | None) -> dict:
-        """A rating was given (``before`` None) or edited. Only ``after`` matters: the board
-        knows what it counted of the rating before."""
-        return await self.apply(after, cohort)
-
     async def move(self, user: str, old: str | None, new: str | None) -> None:
         """Move ``user``'s entries from cohort ``old`` to ``new`` (either may be None) and
         recompute both cohorts' totals. A rating landing during the move is still counted

@@ -28,7 +28,7 @@ async def rate(store, board, ratee, s, cohort=None, rater=None):
         scores=s,
         edit_window_s=60,
     )
-    await board.rating_changed(None, doc, cohort)
+    await board.apply(doc, cohort)
     return doc
 
 
@@ -93,10 +93,10 @@ async def test_ties_share_a_rank_and_are_flagged(store, board):
 
 async def test_edits_move_the_score_by_the_difference(store, board):
     doc = await rate(store, board, "eve", scores(2, 2, 2))
-    before, after = await store.ratings.edit(
+    _, after = await store.ratings.edit(
         doc["session_id"], doc["rater"], scores={"communication": 5}
     )
-    change = await board.rating_changed(before, after, None)
+    change = await board.apply(after, None)
     assert change["n"] == 1
     assert change["scores"]["communication"] == pytest.approx((15 + 5) / 6, abs=1e-3)
     assert change["scores"]["collaboration"] == pytest.approx((15 + 2) / 6, abs=1e-3)
@@ -137,10 +137,10 @@ async def test_incremental_state_equals_a_rebuild_from_mongodb(store, board, red
             cohort=await store.cohorts.cohort_of(ratee),
         )
         if i % 7 == 0:
-            before, after = await store.ratings.edit(
+            _, after = await store.ratings.edit(
                 doc["session_id"], doc["rater"], scores={"problem_solving": rng.randint(1, 5)}
             )
-            await board.rating_changed(before, after, await store.cohorts.cohort_of(ratee))
+            await board.apply(after, await store.cohorts.cohort_of(ratee))
 
     incremental = await snapshot(board)
     await redis.flushdb()
@@ -161,7 +161,7 @@ async def test_concurrent_ratings_are_all_counted(store, board):
         )
         for i in range(40)
     ]
-    await asyncio.gather(*(board.rating_changed(None, d, "crowd") for d in docs))
+    await asyncio.gather(*(board.apply(d, "crowd") for d in docs))
     entry = await board.entry("pop")
     assert entry["n"] == 40 and entry["scores"]["overall"] == pytest.approx(
         (15 + 160) / 45, abs=1e-3
@@ -223,16 +223,16 @@ async def test_a_rating_given_while_a_rebuild_runs_is_kept(store, board, redis):
         # MongoDB has been read; before the rebuild writes Redis, a learner rates ann, a
         # rating is edited, and one the rebuild counts (read just now) lands live too
         late["new"] = await rate(store, board, "ann", scores(2, 2, 2), cohort="north")
-        before, after = await store.ratings.edit(
+        _, after = await store.ratings.edit(
             early["session_id"], early["rater"], scores={"communication": 1}
         )
-        await board.rating_changed(before, after, "north")
+        await board.apply(after, "north")
         seen = await store.ratings.create(
             session_id=new_session_id(), rater="r-seen", ratee="cy", scores=scores(5, 5, 5),
             edit_window_s=60,
         )
         yield seen
-        await board.rating_changed(None, seen, None)
+        await board.apply(seen, None)
 
     report = await board.rebuild(ratings_then_live_changes(), await store.cohorts.memberships())
     assert report["ratings"] == 5
@@ -255,8 +255,8 @@ async def test_a_late_or_repeated_change_counts_once(store, board):
         edit_window_s=60,
     )
     await board.rebuild(store.ratings.all(), {})
-    await board.rating_changed(None, doc, None)
-    await board.rating_changed(None, doc, None)
+    await board.apply(doc, None)
+    await board.apply(doc, None)
     entry = await board.entry("dee")
     assert entry["n"] == 1
     assert entry["scores"]["communication"] == pytest.approx((15 + 5) / 6, abs=1e-3)
@@ -269,8 +269,8 @@ async def test_a_late_or_repeated_change_counts_once(store, board):
     _, v2 = await store.ratings.edit(
         doc["session_id"], "r-slow", scores={"communication": 4}, now=second
     )
-    await board.rating_changed(None, v2, None)
-    await board.rating_changed(None, v1, None)
+    await board.apply(v2, None)
+    await board.apply(v1, None)
     entry = await board.entry("dee")
     assert entry["n"] == 1
     assert entry["scores"]["communication"] == pytest.approx((15 + 4) / 6, abs=1e-3)
