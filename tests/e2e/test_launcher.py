@@ -15,6 +15,8 @@ import psutil
 import pytest
 import requests
 
+from procs import survivors
+
 from peerplatform.embedded import free_port
 
 pytestmark = pytest.mark.hub
@@ -30,21 +32,6 @@ ROLES = {
     "configurable-http-proxy": lambda cmd: any("configurable-http-proxy" in a for a in cmd),
     "the platform service": lambda cmd: cmd[1:4] == ["-m", "peerplatform", "service"],
 }
-
-
-def gone(pid: int) -> bool:
-    try:
-        # an orphan's zombie stays until init reaps it (some container inits never do)
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def survivors(pids, within: float = 10) -> list[int]:
-    deadline = time.monotonic() + within
-    while any(not gone(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return [pid for pid in pids if not gone(pid)]
 
 
 class Launcher:

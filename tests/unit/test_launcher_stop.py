@@ -13,6 +13,8 @@ import time
 
 import psutil
 
+from procs import survivors
+
 from peerplatform.cli import stop_hub
 
 # ignores SIGTERM, as a wedged Hub would; starts one child that ignores SIGTERM too and one that
@@ -27,22 +29,6 @@ for code in (stubborn, parent):
 signal.signal(signal.SIGTERM, signal.SIG_IGN)  # after the children: they would inherit it
 time.sleep(600)
 """
-
-
-def gone(pid: int) -> bool:
-    try:
-        # an orphan's zombie stays until init reaps it (some container inits never do)
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def survivors(pids: list[int], within: float = 10) -> list[int]:
-    """The pids still running after ``within`` s (a SIGKILL lands a moment after it is sent)."""
-    deadline = time.monotonic() + within
-    while any(not gone(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return [pid for pid in pids if not gone(pid)]
 
 
 def test_a_hub_deaf_to_sigterm_is_killed_with_the_processes_it_started():
