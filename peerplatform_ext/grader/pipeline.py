@@ -54,7 +54,8 @@ def error_result(challenge: dict, message: str, started: float) -> dict:
 
 
 async def grade(challenge: dict, code: str, *, limits=None, pipeline=DEFAULT_STEPS) -> dict:
-    """Async :func:`grade_sync`: runs in a worker thread, at most ``c.GraderSettings.concurrency`` at once."""
+    """Async :func:`grade_sync`: runs in a worker thread, at most
+    ``c.GraderSettings.concurrency`` at once."""
     async with _semaphore():
         return await asyncio.to_thread(grade_sync, challenge, code, limits=limits,
                                        pipeline=pipeline)
