@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
+from learner_sandbox import SandboxSettings
 from peerplatform.voice.settings import VoiceSettings
 from traitlets import Bool, Float, Integer, List, Unicode, default
 
@@ -155,6 +156,11 @@ class PeerPlatformExtension(ExtensionApp):
             return
         if not self.data_dir:
             self._fail_closed("no session dir ($PEERPLATFORM_SESSION_DIR) for the RTC stores")
+        # the sandbox's singleton, created here so a server config's c.SandboxSettings applies
+        if SandboxSettings.instance(parent=self).unsafe_no_sandbox:
+            self.log.warning("peerplatform_ext: UNSAFE: SandboxSettings.unsafe_no_sandbox is set: "
+                             "learner code runs unconfined, as this server's user, with its "
+                             "environment, files and network")
         install(self)
 
     def initialize(self):
@@ -187,6 +193,7 @@ class PeerPlatformExtension(ExtensionApp):
             shutdown_kernels_at_end=self.shutdown_kernels_at_end,
             log=self.log,
         )
+        self.serverapp.kernel_manager.on_kernel_notice = self.controller.kernel_notice
         self.settings["peerplatform_session"] = self.pair_session
         self.settings[STATE_KEY] = self.pair_state
         self.settings["peerplatform_controller"] = self.controller

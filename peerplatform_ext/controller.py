@@ -94,6 +94,12 @@ class PairController:
                     "remaining_s": None}
         return {**base, **clock.to_json(utcnow())}
 
+    def kernel_notice(self, reason: str, message: str) -> None:
+        """Tell both learners why their kernel stopped or cannot start (``kernel`` event)."""
+        doc = self.state.doc
+        if doc is not None:
+            self.events.emit("kernel", doc, data={"reason": reason, "message": message})
+
     def member_doc(self, username: str) -> tuple[dict, str]:
         doc = self.state.doc
         if doc is None:

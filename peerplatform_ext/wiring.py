@@ -16,15 +16,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from jupyter_client.provisioning import KernelProvisionerFactory
+from learner_sandbox import SandboxSettings
 from tornado.httputil import HTTPHeaders, HTTPServerRequest
 
 from .auth import PairAuthorizer
 from .channels import PairKernelWebsocketConnection
 from .contents import ReadOnlyViewMixin, with_read_only_view
 from .guard import ReadOnlyGuardMixin, guarded
+from .kernels import PROVISIONER, PairKernelManager, terminal_command
 from .rtc_filter import PairYDocWebSocketHandler
 from .ystore import session_ystore_class
-
 
 
 class NotSafe(RuntimeError):
@@ -70,6 +72,20 @@ def install(ext) -> None:
     if not (serverapp.trait_has_value("kernel_websocket_connection_class") and issubclass(
             serverapp.kernel_websocket_connection_class, PairKernelWebsocketConnection)):
         _set(serverapp, "kernel_websocket_connection_class", PairKernelWebsocketConnection)
+
+    # Learner code: every kernel through the sandboxed provisioner, one per session; a terminal
+    # (off unless the spawner enables them) runs the same sandbox instead of a shell.
+    if not (serverapp.trait_has_value("kernel_manager_class")
+            and issubclass(serverapp.kernel_manager_class, PairKernelManager)):
+        _set(serverapp, "kernel_manager_class", PairKernelManager)
+    serverapp.config.KernelProvisionerFactory.default_provisioner_name = PROVISIONER
+    if KernelProvisionerFactory.initialized():
+        KernelProvisionerFactory.instance().default_provisioner_name = PROVISIONER
+    if serverapp.terminals_enabled:
+        _set(serverapp, "terminado_settings", {
+            **serverapp.terminado_settings,
+            "shell_command": terminal_command(serverapp.root_dir, SandboxSettings.instance()),
+        })
 
     # jupyter-collaboration builds its routes from this module global when it is loaded,
     # which is after every extension is linked: replacing it now registers our subclass.
@@ -117,6 +133,18 @@ def verify(ext) -> None:
     kernel_conn = serverapp.web_app.settings.get("kernel_websocket_connection_class")
     if not (isinstance(kernel_conn, type) and issubclass(kernel_conn, PairKernelWebsocketConnection)):
         problems.append("kernel channels are not filtered by role")
+    if not isinstance(serverapp.kernel_manager, PairKernelManager):
+        problems.append(f"kernels are managed by {type(serverapp.kernel_manager).__name__}, "
+                        "not PairKernelManager (one sandboxed kernel per session)")
+    factory = KernelProvisionerFactory.instance(parent=serverapp.kernel_manager)
+    if factory.default_provisioner_name != PROVISIONER:
+        problems.append(f"kernels would start with the {factory.default_provisioner_name!r} "
+                        "provisioner, outside the learner sandbox")
+    unsafe = SandboxSettings.instance().unsafe_no_sandbox
+    if serverapp.web_app.settings.get("terminals_available") and not unsafe:
+        shell = serverapp.terminado_settings.get("shell_command") or []
+        if "learner_sandbox.enter" not in shell:
+            problems.append("terminals are enabled without the learner sandbox")
     ydoc = _app(serverapp, YDOC)
     if ydoc is None or "jupyter_server_ydoc" not in serverapp.web_app.settings:
         problems.append("jupyter-collaboration (jupyter_server_ydoc) is not loaded")

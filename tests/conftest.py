@@ -23,6 +23,15 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_users():
+    """As root (CI), the system users pair servers and learner code run as, as `peerplatform up`
+    makes them."""
+    from learner_sandbox.system import ensure_system_users
+
+    ensure_system_users()
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))

@@ -276,6 +276,9 @@ export function describeEvent(event: ISessionEvent, me?: string): string {
       return 'Time is up: the notebook is locked.';
     case 'ended':
       return 'The session has ended.';
+    case 'kernel':
+      // the server's own sentence: why the kernel stopped (memory limit, no sandbox, …)
+      return String(event.data?.message ?? 'The kernel stopped.');
     default:
       return '';
   }

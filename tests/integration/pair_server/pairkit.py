@@ -13,12 +13,15 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import websockets
 from jupyter_ydoc import YFile, YNotebook
+from learner_sandbox import SandboxSettings
+from learner_sandbox.folders import prepare_session_dir
 from pycrdt import Doc, Provider
 
 HERE = Path(__file__).resolve().parent
@@ -112,9 +115,12 @@ class PairServer:
         self.session_id = session_id
         self.mongodb_uri = mongodb_uri
         self.database = database
-        self.session_dir = tmp / "session"
+        # outside pytest's 0700 temp folder: the kernel's sandbox user must reach it
+        self.session_dir = Path(tempfile.mkdtemp(prefix=f"pp-session-{session_id}-"))
+        os.chmod(self.session_dir.parent, os.stat(self.session_dir.parent).st_mode | 0o111)
+        prepare_session_dir(self.session_dir, server_uid=os.geteuid(),
+                            kernel_user=SandboxSettings.instance().user)
         self.work = self.session_dir / "work"
-        self.work.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / "server.log"

@@ -363,7 +363,7 @@ async def test_driver_edits_reach_the_observer_and_the_disk(server, res):
 
 async def test_the_driver_can_do_all_of_it(server, res):
     """Everything refused to the observer works for the driver (on scratch objects), except
-    stopping the server and emitting events, which no learner may do."""
+    stopping the server, emitting events and a second kernel, which no learner may do."""
     d = DRIVER
 
     async def ok(method, path, body=None, expect=(200, 201, 204)):
@@ -381,11 +381,15 @@ async def test_the_driver_can_do_all_of_it(server, res):
     await ok("POST", f"/api/contents/scratch2.txt/checkpoints/{cp}")
     await ok("DELETE", f"/api/contents/scratch2.txt/checkpoints/{cp}")
     await ok("DELETE", "/api/contents/scratch2.txt")
+    # one kernel per session, the driver's too: another is refused, the session's is shared
+    r = await server.request(d, "POST", "/api/kernels", {"name": "python3"})
+    assert r.status_code == 409 and "one kernel per session" in r.json()["message"], r.text
     sess = (await ok("POST", "/api/sessions", {"path": "scratch.ipynb", "type": "notebook",
                                                "name": "scratch",
-                                               "kernel": {"name": "python3"}})).json()
+                                               "kernel": {"id": res["kernel"]}})).json()
     await ok("PATCH", f"/api/sessions/{sess['id']}", {"path": "scratch3.ipynb"})
     kernel = sess["kernel"]["id"]
+    assert kernel == res["kernel"]
     await ok("POST", f"/api/kernels/{kernel}/interrupt")
     assert await server.ws_status(d, f"/api/kernels/{kernel}/channels") == 101
     await ok("POST", f"/api/kernels/{kernel}/restart")

@@ -1,0 +1,46 @@
+"""``python -I -m learner_sandbox.enter SPEC -- COMMAND…``: limits first, then the sandbox.
+
+Run by the pair server for each kernel or terminal. It moves itself into the session's cgroup
+(creating it where it runs as root), sets resource limits, makes itself the first victim of a
+machine-wide out-of-memory kill, and replaces itself with COMMAND, which inherits all of it.
+A separate process rather than a ``preexec_fn``: the pair server is multi-threaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .limits import Limits, SessionCgroup, set_rlimits
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 3 or argv[1] != "--":
+        sys.exit("usage: python -m learner_sandbox.enter SPEC -- COMMAND...")
+    spec = json.loads(argv[0])
+    command = argv[2:]
+    limits = Limits(**spec["limits"])
+    os.umask(0o007)  # the pair server (same group) reads and edits what learner code writes
+    cgroup = SessionCgroup(spec["cgroup"])
+    joined = False
+    if cgroup.version is not None:
+        try:
+            if os.geteuid() == 0:
+                cgroup.create(limits)
+            if cgroup.joinable():
+                cgroup.join()
+                joined = True
+        except OSError as e:
+            print(f"learner_sandbox: no cgroup ({e}); resource limits only", file=sys.stderr)
+    set_rlimits(limits, cgroup=joined, separate_uid=spec.get("separate_uid", False))
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
