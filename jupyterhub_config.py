@@ -61,7 +61,11 @@ c.JupyterHub.spawner_class = "pair"
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = 0  # the pair owner holds one server per session
 c.PairSpawner.pair_owner = PAIR_OWNER
-c.PairSpawner.sessions_root = str(DATA_DIR / "sessions")
+# Sessions live beside the data dir, not in it: the data dir (Hub DB, secrets, stores) is the
+# platform's alone (0700), while pair servers (user pp-server when run as root) and their
+# sandboxed kernels (pp-kernel) must reach their own session's folder.
+c.PairSpawner.sessions_root = env("PEERPLATFORM_SESSIONS_DIR") or str(
+    DATA_DIR.parent / f"{DATA_DIR.name}-sessions")
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90
 # Pair servers are disposable: stop them quickly (JupyterHub waits out each of these).

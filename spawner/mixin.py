@@ -10,8 +10,9 @@ import os
 import re
 from pathlib import Path
 
+from learner_sandbox import SandboxSettings
 from sqlalchemy.orm import object_session
-from traitlets import Integer, Unicode, default
+from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Configurable
 
 from peerplatform.voice.settings import PAIR_SERVER_ENV
@@ -69,8 +70,18 @@ class PairSpawnerMixin(Configurable):
 
     @default("sessions_root")
     def _default_sessions_root(self):
+        if os.environ.get("PEERPLATFORM_SESSIONS_DIR"):
+            return os.environ["PEERPLATFORM_SESSIONS_DIR"]
         data_dir = os.environ.get("PEERPLATFORM_DATA_DIR") or str(Path.cwd() / ".peerplatform")
-        return str(Path(data_dir) / "sessions")
+        # beside the data dir, not in it: the data dir is the platform's alone (0700)
+        return str(Path(data_dir).parent / f"{Path(data_dir).name}-sessions")
+
+    terminals_enabled = Bool(
+        False,
+        help="""Offer terminals in pair servers. Off by default: a session needs the notebook
+        only. When on, a terminal is a shell in the session's learner sandbox, like the kernel.
+        """,
+    ).tag(config=True)
 
     hub_auth_cache_max_age = Integer(
         10,
@@ -114,6 +125,8 @@ class PairSpawnerMixin(Configurable):
 
     def pair_env(self) -> dict:
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        # the sandbox's settings as the Hub has them (c.SandboxSettings in jupyterhub_config.py)
+        env.update(SandboxSettings.instance(parent=self).forwarded_env())
         # The learners see <session_dir>/work; the session dir itself also holds the RTC
         # stores (<session_dir>/data, chosen by peerplatform_ext), which must stay out of the
         # notebook root. jupyter-server needs the root to exist before it starts; where the
@@ -139,10 +152,9 @@ class PairSpawnerMixin(Configurable):
             # outbound requests to jupyterlab.github.io from pair servers)
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # never --allow-root: pair servers run as an unprivileged user (``server_user``)
+            f"--ServerApp.terminals_enabled={self.terminals_enabled}",
         ]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            # jupyter-server refuses to run as root without it; only where it really is root.
-            args.append("--allow-root")
         return args
 
     # Spawner state: keep the session across Hub restarts (the mixin precedes the Spawner in

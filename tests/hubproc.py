@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,9 +43,13 @@ class HubProcess:
                 + extra_config
             )
         self.config = config
+        # pair servers (pp-server) and kernels (pp-kernel) cannot pass pytest's 0700 temp folder
+        self.sessions_dir = Path(tempfile.mkdtemp(prefix="pp-sessions-"))
+        os.chmod(self.sessions_dir, 0o711)
         self.env = dict(
             os.environ,
             PEERPLATFORM_DATA_DIR=str(self.data_dir),
+            PEERPLATFORM_SESSIONS_DIR=str(self.sessions_dir),
             PEERPLATFORM_BIND_URL=self.url.rstrip("/"),
             PEERPLATFORM_HUB_PORT=str(free_port()),
             PEERPLATFORM_PROXY_API_PORT=str(free_port()),
@@ -101,6 +107,13 @@ class HubProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        self.remove_sessions()
+
+    def remove_sessions(self) -> None:
+        """The sessions' folders (and the size-capped work folders the spawner mounted)."""
+        for mount in _mounts_under(self.sessions_dir):
+            subprocess.run(["umount", "--lazy", mount], capture_output=True)
+        shutil.rmtree(self.sessions_dir, ignore_errors=True)
 
     def log_tail(self, n: int = 4000) -> str:
         try:
@@ -113,3 +126,9 @@ class HubProcess:
             method, self.api_url + path, json=body, timeout=30,
             headers={"Authorization": f"token {token or self.service_token}"},
         )
+
+
+def _mounts_under(folder: Path) -> list[str]:
+    prefix = str(folder).rstrip("/") + "/"
+    with open("/proc/self/mounts", encoding="utf-8") as f:
+        return [line.split()[1] for line in f if line.split()[1].startswith(prefix)]

@@ -104,7 +104,7 @@ def test_bad_user_options_are_400_and_create_nothing(hub, options):
     model = server.json()
     assert (model["ready"], model["pending"], model["started"]) == (False, None, None)
     assert model["user_options"] == {}
-    assert not list((hub.data_dir / "sessions").glob("*"))
+    assert not list(hub.sessions_dir.glob("*"))
 
 
 def test_learners_cannot_start_servers_of_their_own(hub, learner):

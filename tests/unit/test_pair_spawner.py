@@ -39,12 +39,50 @@ def make_spawner(tmp_path):
     db.close()
 
 
-@pytest.mark.parametrize("euid, allowed", [(0, True), (1000, False)], ids=["root", "user"])
-def test_allow_root_only_where_the_hub_runs_as_root(make_spawner, monkeypatch, euid, allowed):
+@pytest.mark.parametrize("euid", [0, 1000], ids=["root", "user"])
+def test_never_allow_root_and_no_terminals(make_spawner, monkeypatch, euid):
     monkeypatch.setattr(os, "geteuid", lambda: euid)
     spawner = make_spawner()
     spawner.apply_user_options(spawner, {"session_id": SESSION})
-    assert ("--allow-root" in spawner.get_args()) is allowed
+    args = spawner.get_args()
+    assert not [a for a in args if "allow-root" in a or "allow_root" in a]
+    assert "--ServerApp.terminals_enabled=False" in args
+    on = make_spawner(terminals_enabled=True)
+    on.apply_user_options(on, {"session_id": SESSION})
+    assert "--ServerApp.terminals_enabled=True" in on.get_args()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server user applies only to a root Hub")
+def test_as_root_the_server_runs_as_the_unprivileged_server_user(make_spawner):
+    spawner = make_spawner()
+    account = spawner.server_account()
+    assert account.pw_name == "pp-server" and account.pw_uid != 0
+    for bad, message in (("root", "is root"), ("pp-kernel", "different users"),
+                         ("no-such-user-pp", "does not exist")):
+        with pytest.raises(RuntimeError, match=message):
+            make_spawner(server_user=bad).server_account()
+
+
+def test_a_hub_that_is_not_root_runs_servers_as_itself(make_spawner, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert make_spawner().server_account() is None
+
+
+def test_the_sandbox_settings_reach_the_pair_server(make_spawner, monkeypatch):
+    monkeypatch.setenv("PEERPLATFORM_KERNEL_MEMORY_MB", "512")
+    from learner_sandbox import SandboxSettings
+
+    SandboxSettings.clear_instance()
+    try:
+        spawner = make_spawner()
+        spawner.apply_user_options(spawner, {"session_id": SESSION})
+        spawner.session_dir.mkdir(parents=True)
+        env = spawner.get_env()
+        assert env["PEERPLATFORM_KERNEL_MEMORY_MB"] == "512"
+        assert env["PEERPLATFORM_KERNEL_USER"] == "pp-kernel"
+        assert env["PEERPLATFORM_UNSAFE_NO_SANDBOX"] == ""
+    finally:
+        SandboxSettings.clear_instance()
 
 
 @pytest.mark.parametrize("configured, expected", [({}, 10), ({"hub_auth_cache_max_age": 3}, 3)])
