@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from .embedded import EmbeddedMongo, EmbeddedRedis
-from .settings import default_data_dir
+from .settings import default_data_dir, prepare_data_dir
 
 
 def _find_config(explicit: str | None) -> Path:
@@ -86,8 +86,10 @@ def stop_hub(hub: subprocess.Popen, timeout: float = 60, grace: float = 5) -> No
 
 
 def up(args) -> int:
-    data_dir = Path(args.data_dir or default_data_dir()).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir = prepare_data_dir(args.data_dir or default_data_dir())
+    except OSError as e:
+        raise SystemExit(str(e)) from None
     config = _find_config(args.config)
     env = dict(os.environ, PEERPLATFORM_DATA_DIR=str(data_dir))
     started = []
@@ -105,12 +107,15 @@ def up(args) -> int:
             redis = EmbeddedRedis(data_dir / "redis")
             env["REDIS_URL"] = redis.start()
             started.append(redis)
-            print(f"embedded Redis        {env['REDIS_URL']}", flush=True)
+            # the URL holds the password: show where it is kept instead
+            print(f"embedded Redis        {redis.display_url}  (password in "
+                  f"{redis.password_file})", flush=True)
         if not env.get("MONGODB_URI"):
             mongo = EmbeddedMongo(data_dir)
             env["MONGODB_URI"] = mongo.start()
             started.append(mongo)
-            print(f"embedded MongoDB-compatible server  {env['MONGODB_URI']}", flush=True)
+            print(f"embedded MongoDB-compatible server  {mongo.display_url}  (password in "
+                  f"{mongo.password_file})", flush=True)
         if stopping:  # Ctrl-C while the stores started
             return 0
         cmd = [sys.executable, "-m", "jupyterhub", "-f", str(config)]

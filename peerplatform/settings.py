@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import stat
+import time
 from pathlib import Path
 
 from traitlets import Bool, CaselessStrEnum, Float, Integer, List, TraitError, Unicode, default, validate
@@ -25,20 +27,90 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("PEERPLATFORM_DATA_DIR") or Path.cwd() / ".peerplatform").resolve()
 
 
+class SecretFileError(OSError):
+    """A secret file that cannot be used safely (not a regular file, or open to others)."""
+
+
+def prepare_data_dir(path: str | os.PathLike) -> Path:
+    """Create the platform's state folder readable by its owner only (0700), and tighten it
+    if it already exists.
+
+    Everything under it - the Hub DB, cookie and voice secrets, the stores' data, passwords and
+    logs, cohorts - is out of reach of other OS users then, among them the user learners'
+    kernels run as; files in it need no care of their own.
+    """
+    data_dir = Path(path).expanduser().resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise NotADirectoryError(f"data dir {data_dir} exists and is not a directory")
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)  # mkdir's mode does not apply to a folder that existed
+    except OSError as e:
+        raise PermissionError(f"cannot make the data dir {data_dir} private (mode 0700): "
+                              f"{e.strerror}; is it owned by another user?") from None
+    return data_dir
+
+
+def _check_secret_file(path: Path) -> bool:
+    """Whether ``path`` exists; if it does, make sure it is a regular file only its owner can
+    read, narrowing its mode to 0600 when it is open to others."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        raise SecretFileError(f"secret file {path} is not a regular file; remove it, or "
+                              "configure the path of a file")
+    if st.st_mode & 0o077:
+        try:
+            os.chmod(path, 0o600)
+        except OSError as e:
+            raise SecretFileError(
+                f"secret file {path} can be read by other users (mode "
+                f"{stat.S_IMODE(st.st_mode):04o}) and its mode cannot be set to 0600 "
+                f"({e.strerror}); make it private to the user running the platform"
+            ) from None
+    return True
+
+
 def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
     """Return the hex secret stored at ``path``, creating it (mode 0600) on first use.
 
     Secrets live in files, not in a fresh ``os.urandom`` per start, so a restart of the hub or
-    of a service replica keeps everyone logged in.
+    of a service replica keeps everyone logged in. An existing file that others may read is
+    narrowed to 0600 (it may predate this rule); anything but a regular file is refused.
     """
     path = Path(path)
-    if path.exists():
+    if not _check_secret_file(path):
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            # O_EXCL: of two processes starting at once, one writes and the other reads it
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            value = secrets.token_hex(nbytes)
+            with os.fdopen(fd, "w") as f:
+                f.write(value + "\n")
+            return value
+    return _read_secret(path, nbytes)
+
+
+def _read_secret(path: Path, nbytes: int, wait: float = 2.0) -> str:
+    """The secret in the existing file ``path``. An empty file may be one another process has
+    just created: wait ``wait`` s for its value, then take it for a leftover of a crash and
+    write a new secret into it."""
+    deadline = time.monotonic() + wait
+    while True:
+        _check_secret_file(path)
         value = path.read_text().strip()
         if value:
             return value
-    path.parent.mkdir(parents=True, exist_ok=True)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     value = secrets.token_hex(nbytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
     return value
