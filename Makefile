@@ -1,5 +1,7 @@
 # peerplatform: `make up` runs the platform, `make test` runs the whole test suite.
-PYTHON ?= python3
+# The venv's interpreter must be one that every user can run: pair servers and learner code run
+# as unprivileged system users (README, "Security"), so not a Python under /root. Debian's first.
+PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PYTEST_ARGS ?=
