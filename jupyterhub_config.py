@@ -71,6 +71,17 @@ c.Spawner.http_timeout = 90
 # Pair servers are disposable: stop them quickly (JupyterHub waits out each of these).
 c.LocalProcessSpawner.interrupt_timeout = 3
 c.LocalProcessSpawner.term_timeout = 5
+# Learner code runs in the sandbox (learner_sandbox/, c.SandboxSettings.*: its user, memory,
+# processes, CPU, disk); c.PairSpawner.server_user is who pair servers run as under a root Hub.
+# c.SandboxSettings.unsafe_no_sandbox = True turns the sandbox off: never on a shared machine.
+from learner_sandbox import SandboxSettings as _SandboxSettings  # noqa: E402
+
+if _SandboxSettings(config=c).unsafe_no_sandbox:  # (not .instance(): that would fix it early)
+    from traitlets.config import Application as _App
+
+    (_App.instance().log if _App.initialized() else __import__("logging").getLogger()).warning(
+        "UNSAFE: the learner sandbox is OFF (unsafe_no_sandbox): learners' code runs as the "
+        "pair servers' user, with their environment, files and network")
 # POST /users/:owner/servers/:name answers 202 at once; the service follows /progress.
 c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
 

@@ -17,8 +17,18 @@ session's cgroup, the pair server's kernel provisioner builds the command, and
 ``python -m learner_sandbox.enter`` joins the limits and runs it.
 """
 
-from .command import sandbox_command
-from .identity import SandboxUnavailable
-from .settings import SandboxSettings
+from __future__ import annotations
+
+import importlib
 
 __all__ = ["SandboxSettings", "SandboxUnavailable", "sandbox_command"]
+_WHERE = {"SandboxSettings": ".settings", "SandboxUnavailable": ".identity",
+          "sandbox_command": ".command"}
+
+
+def __getattr__(name: str):
+    # Lazily: ``python -m learner_sandbox.enter`` runs before every kernel and must not pay for
+    # traitlets and the command builder it does not use.
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

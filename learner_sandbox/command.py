@@ -21,6 +21,8 @@ from .identity import INNER_UID, KernelIdentity, SandboxUnavailable, kernel_iden
 from .limits import Limits, SessionCgroup
 
 HOME = "/home/learner"
+#: placeholder for the seccomp filter's descriptor, filled in by ``enter``
+SECCOMP_FD = "{seccomp_fd}"
 #: what learner code may see of /etc (read-only); nothing else of it
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "ssl",
        "ca-certificates", "ca-certificates.conf", "alternatives", "mime.types", "fonts",
@@ -81,12 +83,18 @@ def inner_path(path: str, work_dir: str) -> str:
 
 def sandbox_command(argv: list[str], *, work_dir: str, settings, cgroup: str,
                     env: dict | None = None, cwd: str | None = None,
-                    shared_dirs: tuple = (), session_leader: bool = True) -> list[str]:
+                    shared_dirs: tuple = (), session_leader: bool = True,
+                    ro_binds: tuple = ()) -> list[str]:
     """The whole command line that runs ``argv`` confined (see the module doc).
 
     ``work_dir`` appears read-write at ``/home/learner``; ``shared_dirs`` read-write at their
-    own paths (the kernel's ipc sockets, which both sides address by path); ``cwd``, a host
-    path under ``work_dir``, becomes the working directory. Raises :class:`SandboxUnavailable`.
+    own paths (the kernel's ipc sockets, which both sides address by path); ``ro_binds``,
+    ``(host path, path inside)`` pairs, read-only where named (a file or folder the sandboxed
+    program needs, e.g. the grader's runner at ``/opt/peerplatform/runner.py``; inside paths
+    belong outside ``/home/learner`` and ``/tmp``); ``cwd``, a host path under ``work_dir``,
+    becomes the working directory. File descriptors the caller passes (``Popen(pass_fds=…)``)
+    stay open, at the same numbers, in the sandboxed program. Raises
+    :class:`SandboxUnavailable`.
     """
     identity = kernel_identity(settings.user)
     bwrap = tool("bwrap")
@@ -100,15 +108,21 @@ def sandbox_command(argv: list[str], *, work_dir: str, settings, cgroup: str,
         "--size", str(settings.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
         *_system_binds(),
     ]
+    # enter puts the filter in a file descriptor and writes its number here
+    box += ["--seccomp", SECCOMP_FD]
     if session_leader:
         # no TIOCSTI into a terminal of the launching process
         box.append("--new-session")
     for root in _python_roots():
         box += ["--ro-bind", root, root]
+    for host, inside in ro_binds:
+        box += ["--ro-bind", os.path.realpath(host), inside]
     box += ["--bind", os.path.realpath(work_dir), HOME]
     for shared in shared_dirs:
         box += ["--bind", os.path.realpath(shared), os.path.realpath(shared)]
     box += ["--proc", "/proc", "--dev", "/dev",
+            # the sandbox's own root (bubblewrap's tmpfs) read-only: only the binds above write
+            "--remount-ro", "/",
             "--chdir", inner_path(cwd or work_dir, work_dir), "--clearenv"]
     for key, value in sandbox_env(env).items():
         box += ["--setenv", key, value]

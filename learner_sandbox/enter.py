@@ -13,6 +13,9 @@ import os
 import sys
 
 from .limits import Limits, SessionCgroup, set_rlimits
+from .seccomp import program_fd
+
+SECCOMP_FD = "{seccomp_fd}"  # the placeholder of command.py (not imported: start-up time)
 
 
 def main(argv: list[str]) -> None:
@@ -33,12 +36,23 @@ def main(argv: list[str]) -> None:
                 joined = True
         except OSError as e:
             print(f"learner_sandbox: no cgroup ({e}); resource limits only", file=sys.stderr)
+        if not joined and cgroup.dirs and cgroup.dirs[0].exists():
+            # prepared for this session but not ours to join: a setup fault worth a log line
+            print(f"learner_sandbox: cannot join the session's cgroup {cgroup.name}; "
+                  "resource limits only", file=sys.stderr)
     set_rlimits(limits, cgroup=joined, separate_uid=spec.get("separate_uid", False))
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
     except OSError:
         pass
+    fd = program_fd()
+    if fd is None:
+        # no filter for this architecture: drop the option rather than the sandbox
+        at = command.index(SECCOMP_FD)
+        del command[at - 1:at + 1]
+    else:
+        command = [str(fd) if part == SECCOMP_FD else part for part in command]
     os.execv(command[0], command)
 
 

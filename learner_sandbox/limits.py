@@ -81,6 +81,9 @@ class SessionCgroup:
             self._enable_v2_controllers()
         for path in self.dirs:
             path.mkdir(parents=True, exist_ok=True)
+            if owner_uid is not None:
+                # the owner must pass the common parent to reach its own cgroup.procs
+                os.chmod(path.parent, 0o711)
         quota = max(1000, int(limits.cpus * CPU_PERIOD_US))
         if self.version == 1:
             memory, pids, cpu = self.dirs

@@ -73,3 +73,21 @@ def ensure_system_users(server_user: str = "pp-server", kernel_user: str = "pp-k
                                  f"servers running as {server_user} need it to start kernels "
                                  f"as {kernel_user}")
     return changed
+
+
+def check_user_can_run(user: str, python: str, modules: tuple = ("peerplatform_ext",)) -> None:
+    """Raise :class:`SandboxUnavailable` unless ``user`` can run ``python`` and import
+    ``modules`` (a venv inside a private folder such as ``/root`` is the usual reason)."""
+    setpriv = shutil.which("setpriv", path=SYSTEM_PATH)
+    if os.geteuid() != 0 or not setpriv:
+        return
+    entry = pwd.getpwnam(user)
+    done = subprocess.run(
+        [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups",
+         python, "-c", "import " + ", ".join(modules)],
+        capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    if done.returncode != 0:
+        raise SandboxUnavailable(
+            f"the system user {user} cannot run {python} (pair servers run as {user}): "
+            f"{done.stderr.strip()[-300:]} — install the platform where every user may read it "
+            "(not under /root), with a Python every user can run (make PYTHON=/usr/bin/python3)")

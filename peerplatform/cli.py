@@ -85,12 +85,31 @@ def stop_hub(hub: subprocess.Popen, timeout: float = 60, grace: float = 5) -> No
             proc.kill()
 
 
+def _prepare_sandbox_users() -> None:
+    """As root: the system users pair servers (``pp-server``) and learner code (``pp-kernel``)
+    run as, created if missing, and a check that the pair servers' user can run this install."""
+    if os.geteuid() != 0:
+        return
+    from learner_sandbox.system import check_user_can_run, ensure_system_users
+    from learner_sandbox.identity import SandboxUnavailable
+
+    server_user = os.environ.get("PEERPLATFORM_SERVER_USER", "").strip() or "pp-server"
+    kernel_user = os.environ.get("PEERPLATFORM_KERNEL_USER", "").strip() or "pp-kernel"
+    try:
+        for change in ensure_system_users(server_user, kernel_user):
+            print(f"sandbox: {change}", flush=True)
+        check_user_can_run(server_user, sys.executable)
+    except SandboxUnavailable as e:
+        raise SystemExit(f"peerplatform up: {e}") from None
+
+
 def up(args) -> int:
     try:
         data_dir = prepare_data_dir(args.data_dir or default_data_dir())
     except OSError as e:
         raise SystemExit(str(e)) from None
     config = _find_config(args.config)
+    _prepare_sandbox_users()
     env = dict(os.environ, PEERPLATFORM_DATA_DIR=str(data_dir))
     started = []
     stopping = False

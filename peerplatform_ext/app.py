@@ -27,6 +27,7 @@ from .events import SCHEMA_PATH, SessionEvents
 from .grader.settings import GraderSettings
 from .handlers import default_handlers
 from .notebook import SessionNotebook
+from .pages import hide_server_token
 from .roles import PairState
 from .rtc_filter import STATE_KEY
 from .session import PairSession
@@ -203,6 +204,7 @@ class PeerPlatformExtension(ExtensionApp):
     def initialize_handlers(self):
         if not self.active:
             return
+        hide_server_token(self.serverapp.web_app)
         try:
             verify(self)
         except NotSafe as e:

@@ -1,13 +1,21 @@
-"""Contents REST reports ``writable: false`` to whoever may not write.
+"""The pair server's ContentsManager: read-only views, and nothing outside the notebook root.
 
-JupyterLab then marks the document read-only and disables Save. Only for requests served by
-the contents REST handler: jupyter-collaboration's saver calls the same ``get()`` and skips
-saving when ``writable`` is false, and the driver's edits must keep reaching the disk.
+* Contents REST reports ``writable: false`` to whoever may not write. JupyterLab then marks the
+  document read-only and disables Save. Only for requests served by the contents REST handler:
+  jupyter-collaboration's saver calls the same ``get()`` and skips saving when ``writable`` is
+  false, and the driver's edits must keep reaching the disk.
+* No path resolves outside the notebook root. Learner code writes the work folder: a symlink
+  it plants there (to ``/proc/self/environ``, another session, the RTC store) must not make
+  the server, which runs as another user with other rights, read or write through it.
 """
 
 from __future__ import annotations
 
+import errno
 import inspect
+import os
+
+from tornado import web
 
 from jupyter_server.base.call_context import CallContext
 from jupyter_server.services.contents.handlers import ContentsHandler
@@ -32,10 +40,30 @@ def _mark_read_only(model: dict) -> dict:
     return model
 
 
+class OutsideRoot(web.HTTPError, PermissionError):
+    """403 to a REST caller; EACCES to the directory listing, which then skips the entry."""
+
+    def __init__(self, path: str):
+        web.HTTPError.__init__(self, 403, "%s leads outside the notebook folder", path)
+        self.errno = errno.EACCES
+
+
+def _inside(os_path: str, root: str) -> bool:
+    return os_path == root or os_path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 class ReadOnlyViewMixin:
     """ContentsManager mixin: ``get()`` says ``writable: false`` to read-only REST callers."""
 
     peerplatform_read_only_view = True
+
+    def _get_os_path(self, path):
+        os_path = super()._get_os_path(path)
+        root = os.path.realpath(self.root_dir)
+        # a path that does not exist yet resolves through its parent (a symlinked folder)
+        if not _inside(os.path.realpath(os_path), root):
+            raise OutsideRoot(path)
+        return os_path
 
     def get(self, path, content=True, type=None, format=None, **kwargs):
         result = super().get(path, content=content, type=type, format=format, **kwargs)

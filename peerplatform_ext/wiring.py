@@ -24,6 +24,7 @@ from .auth import PairAuthorizer
 from .channels import PairKernelWebsocketConnection
 from .contents import ReadOnlyViewMixin, with_read_only_view
 from .guard import ReadOnlyGuardMixin, guarded
+from .pages import serves_server_token
 from .kernels import PROVISIONER, PairKernelManager, terminal_command
 from .rtc_filter import PairYDocWebSocketHandler
 from .ystore import session_ystore_class
@@ -159,6 +160,8 @@ def verify(ext) -> None:
         store_path = serverapp.web_app.settings.get("collaborative_session_store_path")
         if not store_path or _inside(store_path, serverapp.root_dir):
             problems.append(f"the RTC session store ({store_path}) is not in the data dir")
+    if serves_server_token(serverapp.web_app):
+        problems.append("HTML pages would carry the server's Hub token")
     lab = _app(serverapp, LAB)
     if lab is not None and lab.extension_manager != "readonly":
         problems.append(f"JupyterLab's extension manager is {lab.extension_manager!r}")

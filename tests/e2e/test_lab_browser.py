@@ -16,6 +16,7 @@ import json
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -67,7 +68,9 @@ def lab_hub(tmp_path_factory, redis_url, mongodb_uri):
         pytest.fail(f"the JupyterLab extension is not built ({BUILT}): run `make` or "
                     "`npm install && npm run build` in labextension/")
     # the pair servers load this checkout's extension (whatever else the venv holds)
-    jpath = tmp_path_factory.mktemp("jupyter-path")
+    # (outside pytest's 0700 temp folder: pair servers run as an unprivileged user)
+    jpath = Path(tempfile.mkdtemp(prefix="pp-jupyter-path-"))
+    jpath.chmod(0o755)
     (jpath / "labextensions").mkdir()
     (jpath / "labextensions" / "peerplatform-lab").symlink_to(BUILT)
     extra = (
@@ -79,6 +82,7 @@ def lab_hub(tmp_path_factory, redis_url, mongodb_uri):
                     env={"PEERPLATFORM_SESSION_DURATION": str(SESSION_S)})
     yield hub
     hub.stop()
+    shutil.rmtree(jpath, ignore_errors=True)
 
 
 @pytest.fixture
