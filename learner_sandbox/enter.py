@@ -18,6 +18,13 @@ from .seccomp import program_fd
 SECCOMP_FD = "{seccomp_fd}"  # the placeholder of command.py (not imported: start-up time)
 
 
+def _exists(path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a parent we may not pass: prepared by root, not for us
+        return True
+
+
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or argv[1] != "--":
         sys.exit("usage: python -m learner_sandbox.enter SPEC -- COMMAND...")
@@ -36,7 +43,7 @@ def main(argv: list[str]) -> None:
                 joined = True
         except OSError as e:
             print(f"learner_sandbox: no cgroup ({e}); resource limits only", file=sys.stderr)
-        if not joined and cgroup.dirs and cgroup.dirs[0].exists():
+        if not joined and cgroup.dirs and _exists(cgroup.dirs[0]):
             # prepared for this session but not ours to join: a setup fault worth a log line
             print(f"learner_sandbox: cannot join the session's cgroup {cgroup.name}; "
                   "resource limits only", file=sys.stderr)

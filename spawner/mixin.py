@@ -21,8 +21,7 @@ SESSION_ID_RE = re.compile(r"^[a-z0-9]{12}$")
 
 #: The grader's settings (peerplatform_ext/grader/settings.py; the Hub side imports no
 #: pair-server code, so the names are listed here).
-GRADER_ENV = ("PEERPLATFORM_GRADER_ISOLATION", "PEERPLATFORM_GRADER_USER",
-              "PEERPLATFORM_GRADER_CONCURRENCY")
+GRADER_ENV = ("PEERPLATFORM_GRADER_ISOLATION", "PEERPLATFORM_GRADER_CONCURRENCY")
 #: Environment the pair server receives from the Hub process, if set there (the stores, the
 #: voice settings: Twilio key and app, the identity secret, ICE/TURN, never the Auth Token;
 #: and the grader's).

@@ -1,5 +1,9 @@
 """Grader settings (``c.GraderSettings.*``): how hidden tests are isolated and scheduled.
 
+Who runs graded code, and the sandbox's budget, are the learner sandbox's settings
+(``c.SandboxSettings``, :mod:`learner_sandbox.settings`): graded code is the driver's code
+and runs confined like the session's kernel.
+
 The grader runs in pair servers and in ``challenges-loader verify``, neither of which reads
 ``jupyterhub_config.py``; so each trait defaults to an environment variable (:data:`ENV`),
 which the spawner forwards to pair servers. Set the variables where the Hub runs.
@@ -9,13 +13,12 @@ from __future__ import annotations
 
 import os
 
-from traitlets import CaselessStrEnum, Integer, TraitError, Unicode, default
+from traitlets import CaselessStrEnum, Integer, TraitError, default
 from traitlets.config import SingletonConfigurable
 
 #: trait name -> environment variable it defaults to.
 ENV = {
     "isolation": "PEERPLATFORM_GRADER_ISOLATION",
-    "user": "PEERPLATFORM_GRADER_USER",
     "concurrency": "PEERPLATFORM_GRADER_CONCURRENCY",
 }
 
@@ -25,27 +28,20 @@ class GraderSettings(SingletonConfigurable):
 
     isolation = CaselessStrEnum(
         ["auto", "none"],
-        help="""Namespace isolation of graded code (``$PEERPLATFORM_GRADER_ISOLATION``).
+        help="""How graded code is confined (``$PEERPLATFORM_GRADER_ISOLATION``).
 
-        ``auto`` (default): no network and its own process namespace via ``unshare`` where this
-        machine allows it. ``none``: resource limits and the audit hook only — for hosts where
-        ``unshare`` is present but broken; it weakens the sandbox, so never set it otherwise.""",
+        ``auto`` (default): in the learner sandbox, like the session's kernel (the kernel user
+        of ``c.SandboxSettings.user``, no network, its own PID, mount and user namespaces, the
+        session's cgroup), plus the grader's resource limits and audit hook. If the sandbox
+        cannot be set up, grading fails with an error naming what is missing: graded code never
+        runs unconfined. ``none``: UNSAFE, resource limits and the audit hook only, for hosts
+        without bubblewrap: graded code then runs as the pair server's user and can read
+        whatever it can (other sessions' folders included) and reach the network.""",
     ).tag(config=True)
 
     @default("isolation")
     def _default_isolation(self):
         return os.environ.get(ENV["isolation"], "").strip() or "auto"
-
-    user = Unicode(
-        help="""Run graded code as this system user (``$PEERPLATFORM_GRADER_USER``).
-
-        Only when the pair server runs as root, and only if that user can run the same
-        interpreter (checked once). Empty (default): the pair server's own user.""",
-    ).tag(config=True)
-
-    @default("user")
-    def _default_user(self):
-        return os.environ.get(ENV["user"], "").strip()
 
     concurrency = Integer(
         min=0,

@@ -103,7 +103,7 @@ def test_env_names_the_session_its_own_notebook_root_and_the_stores(make_spawner
     monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:27099/?directConnection=true")
     monkeypatch.setenv("PEERPLATFORM_MONGODB_DB", "pp_unit")
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "hub-only-secret")  # signs webhooks: Hub side only
-    monkeypatch.setenv("PEERPLATFORM_GRADER_USER", "grader")    # grader settings reach the server
+    monkeypatch.setenv("PEERPLATFORM_GRADER_CONCURRENCY", "3")  # grader settings reach the server
     first = make_spawner()
     other = make_spawner(server="s-zzz999yyy888")
     first.apply_user_options(first, {"session_id": SESSION})
@@ -122,7 +122,7 @@ def test_env_names_the_session_its_own_notebook_root_and_the_stores(make_spawner
     assert env["REDIS_URL"] == "redis://127.0.0.1:6399/0"
     assert env["MONGODB_URI"] == "mongodb://127.0.0.1:27099/?directConnection=true"
     assert env["PEERPLATFORM_MONGODB_DB"] == "pp_unit"
-    assert env["PEERPLATFORM_GRADER_USER"] == "grader"
+    assert env["PEERPLATFORM_GRADER_CONCURRENCY"] == "3"
     assert "TWILIO_AUTH_TOKEN" not in env
 
 

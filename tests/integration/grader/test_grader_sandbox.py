@@ -2,6 +2,7 @@
 grader keeps working afterwards (real subprocesses, real limits)."""
 
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import pytest
 
 from peerplatform_ext.grader import Limits, grade, grade_sync
-from peerplatform_ext.grader.sandbox import isolation
+from peerplatform_ext.grader.sandbox import confined
 
 # random per run and never written whole in a file, so a checkout of this repository (which
 # may itself sit under /tmp) is not a false "found"
@@ -166,19 +167,24 @@ def test_opening_a_socket_is_refused():
     assert_grader_still_works()
 
 
-def test_network_namespace_blocks_even_raw_connects_when_available():
-    """The OS layer alone (no audit hook): a connect from inside the namespace fails."""
-    prefix, layers = isolation(sys.executable)
-    if "no-network" not in layers:
-        pytest.skip("no network namespace on this machine (the audit hook is the only guard)")
+def test_network_namespace_blocks_even_raw_connects():
+    """The OS layer alone (no runner, no audit hook): a connect from the grader's sandbox fails,
+    and the listening socket never sees it."""
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
+        server.setblocking(False)
         port = server.getsockname()[1]
         probe = ("import socket, sys\n"
                  f"try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
                  "except OSError:\n    sys.exit(7)\nsys.exit(0)\n")
-        done = subprocess.run([*prefix, sys.executable, "-I", "-c", probe], timeout=30)
+        launch = confined([sys.executable, "-I", "-c", probe])
+        try:
+            done = subprocess.run(launch.cmd, cwd=launch.workdir, env=launch.env, timeout=30)
+        finally:
+            shutil.rmtree(launch.workdir, ignore_errors=True)
+        with pytest.raises(BlockingIOError):
+            server.accept()
     assert done.returncode == 7
 
 
@@ -250,4 +256,5 @@ async def test_async_grade_runs_concurrently_off_the_loop():
 
 def test_isolation_layers_are_reported():
     result = grade_sync(ADD, GOOD)
-    assert {"rlimits", "audit-hook"} <= set(result["isolation"])
+    assert {"rlimits", "audit-hook", "no-network", "pid-namespace",
+            "mount-namespace"} <= set(result["isolation"])
