@@ -10,7 +10,6 @@ the identity prefix (:mod:`.identity`) switches to the kernel user; bubblewrap b
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
@@ -130,9 +129,14 @@ def sandbox_command(argv: list[str], *, work_dir: str, settings, cgroup: str,
             *identity.prefix, *box, "--", *argv]
 
 
-@functools.lru_cache(maxsize=8)
+_PROBED_OK: set = set()
+
+
 def _probe(user: str, work_dir: str) -> str:
-    """'' if a sandbox starts here, else why not (cached: one probe per process)."""
+    """'' if a sandbox starts here, else why not. A success is remembered for the process; a
+    failure is not, so a fixed host works again without restarting the pair server."""
+    if (user, work_dir) in _PROBED_OK:
+        return ""
     from types import SimpleNamespace
 
     settings = SimpleNamespace(user=user, memory_mb=256, pids=64, cpus=1.0, file_size_mb=1,
@@ -149,6 +153,7 @@ def _probe(user: str, work_dir: str) -> str:
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()[-400:]
         return f"the sandbox did not start for {work_dir} (exit {done.returncode}): {detail}"
+    _PROBED_OK.add((user, work_dir))
     return ""
 
 

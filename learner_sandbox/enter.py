@@ -60,7 +60,9 @@ def main(argv: list[str]) -> None:
         del command[at - 1:at + 1]
     else:
         command = [str(fd) if part == SECCOMP_FD else part for part in command]
-    os.execv(command[0], command)
+    # Nothing of the launcher's environment goes on: bubblewrap is PID 1 in the sandbox, and
+    # its /proc/1/environ is readable there.
+    os.execve(command[0], command, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -137,13 +138,21 @@ class SessionCgroup:
             pass
         return 0
 
-    def remove(self) -> None:
-        """Remove it once empty (its processes gone); silently keep it otherwise."""
+    def remove(self, wait_s: float = 2.0) -> None:
+        """Remove it once empty; its last processes may take a moment to be reaped after they
+        exit, so try for up to ``wait_s`` seconds, then silently keep it."""
+        deadline = time.monotonic() + wait_s
         for path in self.dirs:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+            while True:
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.05)
 
 
 def _write(path: Path, value, optional: bool = False) -> None:

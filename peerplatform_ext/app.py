@@ -162,7 +162,10 @@ class PeerPlatformExtension(ExtensionApp):
             self.log.warning("peerplatform_ext: UNSAFE: SandboxSettings.unsafe_no_sandbox is set: "
                              "learner code runs unconfined, as this server's user, with its "
                              "environment, files and network")
-        install(self)
+        try:
+            install(self)
+        except NotSafe as e:
+            self._fail_closed(str(e))
 
     def initialize(self):
         super().initialize()

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from jupyter_client.provisioning import KernelProvisionerFactory
-from learner_sandbox import SandboxSettings
+from learner_sandbox import SandboxSettings, SandboxUnavailable
 from tornado.httputil import HTTPHeaders, HTTPServerRequest
 
 from .auth import PairAuthorizer
@@ -83,10 +83,13 @@ def install(ext) -> None:
     if KernelProvisionerFactory.initialized():
         KernelProvisionerFactory.instance().default_provisioner_name = PROVISIONER
     if serverapp.terminals_enabled:
-        _set(serverapp, "terminado_settings", {
-            **serverapp.terminado_settings,
-            "shell_command": terminal_command(serverapp.root_dir, SandboxSettings.instance()),
-        })
+        try:
+            shell = terminal_command(serverapp.root_dir, SandboxSettings.instance())
+        except SandboxUnavailable as e:
+            raise NotSafe(f"terminals are enabled but the learner sandbox is unavailable: {e}") \
+                from None
+        _set(serverapp, "terminado_settings", {**serverapp.terminado_settings,
+                                              "shell_command": shell})
 
     # jupyter-collaboration builds its routes from this module global when it is loaded,
     # which is after every extension is linked: replacing it now registers our subclass.
