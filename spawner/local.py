@@ -146,7 +146,9 @@ class PairSpawner(PairSpawnerMixin, SimpleLocalProcessSpawner):
     async def stop(self, now=False):
         await super().stop(now=now)
         if self.session_id and os.geteuid() == 0:
-            SessionCgroup(self.session_id).remove()
+            # (waits for the sandbox's last processes to be reaped: off the Hub's event loop)
+            await asyncio.get_running_loop().run_in_executor(
+                None, SessionCgroup(self.session_id).remove)
 
     async def delete_forever(self):
         """The Hub removes the server for good: release its size-capped work folder."""
