@@ -25,7 +25,7 @@ from learner_sandbox import SandboxSettings, SandboxUnavailable, sandbox_command
 from learner_sandbox.command import probe
 from learner_sandbox.limits import SessionCgroup
 from tornado import web
-from traitlets import Integer, Unicode, default
+from traitlets import Integer, Unicode
 
 PROVISIONER = "peerplatform-sandbox"
 # the launching process's own environment: nothing of the pair server's

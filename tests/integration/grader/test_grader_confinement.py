@@ -52,28 +52,19 @@ def grade_and_report(code: str, **kwargs) -> tuple[dict, object]:
     return result, ast.literal_eval(last)
 
 
-@pytest.fixture
-def isolation():
-    settings = GraderSettings.instance()
-    before = settings.isolation
-
-    def use(mode: str) -> None:
-        settings.isolation = mode
-
-    yield use
-    settings.isolation = before
+def _setter(monkeypatch, settings, name: str):
+    """``set(value)``: that trait of the singleton for this test only."""
+    return lambda value: monkeypatch.setattr(settings, name, value)
 
 
 @pytest.fixture
-def kernel_user():
-    settings = SandboxSettings.instance()
-    before = settings.user
+def isolation(monkeypatch):
+    return _setter(monkeypatch, GraderSettings.instance(), "isolation")
 
-    def use(name: str) -> None:
-        settings.user = name
 
-    yield use
-    settings.user = before
+@pytest.fixture
+def kernel_user(monkeypatch):
+    return _setter(monkeypatch, SandboxSettings.instance(), "user")
 
 
 def grade_watched(code: str) -> tuple[dict, object, dict]:
