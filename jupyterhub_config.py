@@ -87,9 +87,11 @@ c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
 
 # --- voice (peerplatform/voice/settings.py; README "Voice") ---------------------------------
 # Twilio when TWILIO_ACCOUNT_SID, TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET, TWILIO_TWIML_APP_SID
-# (pair servers) and TWILIO_AUTH_TOKEN, PEERPLATFORM_PUBLIC_URL (the webhook) are set; else a
-# self-hosted WebRTC call (PEERPLATFORM_ICE_SERVERS / PEERPLATFORM_TURN_URLS + _TURN_SECRET).
-# The service and the pair servers derive the same opaque identities from one secret.
+# (the members' access tokens) and TWILIO_AUTH_TOKEN, PEERPLATFORM_PUBLIC_URL (the webhook) are
+# set; else a self-hosted WebRTC call (PEERPLATFORM_ICE_SERVERS / PEERPLATFORM_TURN_URLS +
+# _TURN_SECRET). Only the platform service reads these (it gives tokens and TURN credentials to
+# the members); pair servers get none of them and only relay the signaling. The service derives
+# the opaque Twilio identities and conference names from this secret.
 if not env("PEERPLATFORM_VOICE_SECRET"):
     from peerplatform.settings import read_or_create_secret
 
@@ -135,6 +137,24 @@ c.JupyterHub.load_roles = [
     },
 ]
 
+# --- pair servers' credential: the Hub token of the server, scoped to its own session --------
+# The owner of every pair server holds the pair scope; each server's $JUPYTERHUB_API_TOKEN gets
+# it filtered to that server (JupyterHub resolves "!server" to <owner>/<server> at spawn), and
+# the service accepts the token for that session only, while the session is open. The Hub
+# deletes the token when the server stops.
+c.JupyterHub.load_roles.append({
+    "name": "peerplatform-pair-servers",
+    "description": "What pair servers may do on the platform service (their own session)",
+    "users": [PAIR_OWNER],
+    "scopes": ["custom:peerplatform:pair!user"],
+})
+c.PairSpawner.server_token_scopes = [
+    "users:activity!user",      # JupyterHub's default server role
+    "access:servers!server",
+    "custom:peerplatform:pair!server",
+]
+c.PairSpawner.platform_api_url = f"http://127.0.0.1:{_service_port}/services/{SERVICE}/api/pair/"
+
 # --- instructors: review their cohorts' sessions (custom scope, one role per cohort) -------
 # A cohort is a JupyterHub group; its instructors are the group "<cohort>-instructors". The
 # cohort names come from <data dir>/cohorts.json, kept by the service's cohort admin API and
@@ -151,6 +171,11 @@ _cohorts = read_cohort_names(
 c.JupyterHub.custom_scopes = {
     "custom:peerplatform:review": {
         "description": "Review pair sessions, dashboards and profiles of learners on peerplatform.",
+    },
+    # a pair server's only credential: its own Hub token, with this scope for its own server
+    # (peerplatform_contracts/pair_api.py): the service's pair API for that session, no other
+    "custom:peerplatform:pair": {
+        "description": "Act for one pair session on the platform service's pair API.",
     },
 }
 for _cohort in _cohorts:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from peerplatform_ext.grader import grade_sync
+from peerplatform_grader import grade_sync
 
 CHALLENGE = {
     "slug": "bench-add", "time_limit_s": 10,

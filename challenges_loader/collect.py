@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .schema import DEFAULT_RATING, PackError, check_code, validate_challenge, with_defaults
+from peerplatform_contracts.ratings import DEFAULT_CHALLENGE_RATING
+
+from .schema import PackError, check_code, validate_challenge, with_defaults
 from .sources import exercism, humaneval, packs
 
 BUILTIN = Path(__file__).with_name("packs") / "builtin"
@@ -88,7 +90,7 @@ def collect(specs, options: Options | None = None) -> Collection:
                     candidate.file, f"duplicate slug: also defined in {result.origins[slug]}",
                     challenge=candidate.label, field="slug"))
                 continue
-            challenge.setdefault("rating", DEFAULT_RATING[challenge["difficulty"]])
+            challenge.setdefault("rating", DEFAULT_CHALLENGE_RATING[challenge["difficulty"]])
             result.origins[slug] = candidate.file
             result.challenges.append(challenge)
     return result

@@ -30,8 +30,6 @@ UPGRADES: dict = {}
 PYTHON_FIELDS = ("starter_code", "solution")
 #: Defaults filled in before a challenge is stored (pack defaults come first).
 DEFAULTS = {"starter_code": "", "examples": [], "time_limit_s": 10}
-#: Rating given to a challenge that has none, on the players' Glicko scale.
-DEFAULT_RATING = {"easy": 1200, "medium": 1500, "hard": 1800}
 
 
 @dataclass(frozen=True)

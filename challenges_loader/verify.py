@@ -34,7 +34,7 @@ def failure_text(slug: str, result: dict) -> str:
 
 async def verify(challenges, *, jobs: int | None = None, check_starter: bool = True,
                  progress: bool = False) -> VerifyReport:
-    from peerplatform_ext.grader import grade
+    from peerplatform_grader import grade
 
     report = VerifyReport()
     limit = asyncio.Semaphore(jobs or os.cpu_count() or 2)

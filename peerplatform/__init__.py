@@ -1,8 +1,9 @@
 """peerplatform: pair-programming interview practice on JupyterHub.
 
-The Hub-side platform service lives here (``peerplatform.web``, ``peerplatform.sessions``,
-``peerplatform.matching``), together with the contracts shared with the pair-server extension:
-``peerplatform.store`` (MongoDB documents) and ``peerplatform.matching.keys`` (Redis keys).
+The Hub-side platform service lives here: its pages (``peerplatform.handlers``) and JSON API
+(``peerplatform.apihandlers``), assembled by ``peerplatform.webapp``; ``peerplatform.sessions``,
+``peerplatform.matching``, ``peerplatform.store`` (MongoDB documents). What it shares with the
+Hub and the pair servers is in ``peerplatform_contracts``.
 """
 
 __version__ = "0.1.0"

@@ -13,22 +13,26 @@ import signal
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubOAuth
+from jupyterhub.services.auth import HubAuth, HubOAuth
+from peerplatform_contracts.pair_api import MAX_BODY_BYTES
 from redis.asyncio import Redis
 from tornado.httpserver import HTTPServer
 from traitlets import Unicode, default
 from traitlets.config import Application
 
+from .challenge_packs import load_challenge_packs
 from .events import EventBus
 from .leaderboard import Leaderboard, Scoring
 from .matching import WaitingRoom
 from .matching.matcher import Matcher, describe_window
+from .pair.api import PairAPI
+from .pair.credentials import PairCredentials
 from .sessions import HubClient, SessionManager
 from .sessions.ratings import rate_ended_sessions
 from .settings import PeerPlatform
 from .store import Store
 from .voice.settings import VoiceSettings
-from .web.app import make_app
+from .webapp import make_app
 
 log = logging.getLogger("peerplatform")
 
@@ -45,6 +49,7 @@ class Platform:
     leaderboard: Leaderboard | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     matcher: Matcher | None = None
+    pair: PairAPI | None = None  # the pair servers' API and the sessions' clock
 
     async def rating_changed(self, before: dict | None, after: dict) -> None:
         """A peer rating was given or edited: update the live leaderboards."""
@@ -67,30 +72,6 @@ class Platform:
         self.wake_matcher()
 
 
-async def load_challenge_packs(store: Store, specs: list[str]) -> bool:
-    """Load the configured packs (all or nothing); a bad pack is logged, never fatal: the
-    service still runs on the bank it has. Returns whether the packs were loaded."""
-    if not specs:
-        return True
-    from challenges_loader import collect, load
-
-    collection = await asyncio.to_thread(collect, specs)
-    if collection.errors:
-        for error in collection.errors[:20]:
-            log.error("challenge pack: %s", error)
-        log.error("challenge packs %s NOT loaded: %d error(s); fix them and restart, or run "
-                  "`challenges-loader validate %s`", specs, len(collection.errors),
-                  " ".join(specs))
-        return False
-    try:
-        report = await load(collection, store)
-    except Exception:  # a concurrent loader (another replica) or a store hiccup
-        log.exception("challenge packs %s NOT loaded", specs)
-        return False
-    log.info("challenge bank: %s (%s)", report.summary(), ", ".join(specs))
-    return True
-
-
 class PeerPlatformService(Application):
     name = "peerplatform-service"
     description = "The peerplatform service behind /services/peerplatform/ (run by JupyterHub)."
@@ -102,7 +83,7 @@ class PeerPlatformService(Application):
     ).tag(config=True)
 
     aliases = {"config": "PeerPlatformService.config_file", "log-level": "Application.log_level"}
-    classes = [PeerPlatform, VoiceSettings]
+    classes = [PeerPlatform, PairCredentials, VoiceSettings]
 
     @default("log_level")
     def _log_level_default(self):
@@ -132,22 +113,33 @@ class PeerPlatformService(Application):
                  "auto-accept" if settings.auto_accept else f"{settings.handshake_timeout} s")
         events = EventBus(redis)
         base_url = os.environ.get("JUPYTERHUB_BASE_URL", "/")
+        # the members' calls (tokens, TURN, conference control) and their end with a session
+        voice_settings = VoiceSettings(parent=self)
         sessions = SessionManager(settings=settings, store=store, room=room, hub=hub,
-                                  events=events, base_url=base_url)
+                                  events=events, base_url=base_url,
+                                  voice_settings=voice_settings)
         leaderboard = Leaderboard(redis, Scoring.from_settings(settings))
         if not await leaderboard.is_built():  # a fresh or flushed Redis: derive from MongoDB
             report = await leaderboard.rebuild(store.ratings.all(), await store.cohorts.memberships())
             log.info("leaderboards rebuilt from MongoDB: %s", report)
         platform = Platform(settings, store, room, sessions, events, leaderboard)
+        # (HubAuth, not HubOAuth: pair servers present tokens; HubOAuth's cache is long)
+        platform.pair = PairAPI(settings=settings, store=store, events=events,
+                                hub_auth=HubAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"],
+                                                 cache_max_age=0))
+        platform.pair.clock.voice_settings = voice_settings  # it ends the calls at time-up
 
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
         hub_auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
         app = make_app(platform, hub_auth=hub_auth, prefix=prefix,
                        hub_prefix=base_url.rstrip("/") + "/hub/",
                        cookie_secret=settings.cookie_secret(),
-                       voice_settings=VoiceSettings(parent=self))
+                       voice_settings=voice_settings, pair_api=platform.pair)
         url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-        server = HTTPServer(app, xheaders=True, max_body_size=4 * settings.max_body_bytes)
+        # the pair API takes the final notebook (MAX_BODY_BYTES, 413 past it); every other
+        # handler checks its own, smaller cap (max_body_bytes)
+        server = HTTPServer(app, xheaders=True,
+                            max_body_size=max(4 * settings.max_body_bytes, 2 * MAX_BODY_BYTES))
         server.listen(url.port, url.hostname)
         log.info("peerplatform service listening on %s (prefix %s)", url.geturl(), prefix)
 
@@ -156,10 +148,12 @@ class PeerPlatformService(Application):
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         matcher = asyncio.create_task(self.match_loop(platform, stop))
+        clock = asyncio.create_task(platform.pair.clock.run(stop))
         await stop.wait()
         log.info("peerplatform service stopping")
         server.stop()
         matcher.cancel()
+        await clock  # stops at ``stop``; sessions it was ending: their leases expire
         for task in list(sessions.tasks):
             task.cancel()
         await store.close()

@@ -1,5 +1,9 @@
 """``peerplatform`` command line: ``up`` runs the whole platform, ``service`` runs the service.
 
+Also: ``matcher`` (one more match loop), ``leaderboard rebuild``, ``cohort NAME ...`` and
+``challenges load SOURCE...`` (challenge packs into the store; ``challenges-loader`` validates,
+verifies and counts them without a store).
+
 ``peerplatform up`` is the single-machine launcher: it starts the embedded Redis and the
 embedded MongoDB-compatible server (unless ``REDIS_URL`` / ``MONGODB_URI`` point elsewhere),
 then JupyterHub with ``jupyterhub_config.py``, prints the URL, and on Ctrl-C stops what it
@@ -195,6 +199,7 @@ def main(argv=None):
     p_co.add_argument("--hub-api", default=os.environ.get("JUPYTERHUB_API_URL"),
                       help="Hub API URL (default $JUPYTERHUB_API_URL, else the config's hub port)")
     p_co.add_argument("--config", help="JupyterHub config file (default: ./jupyterhub_config.py)")
+    _challenges_parser(sub)
     args, rest = parser.parse_known_args(argv)
     if args.command == "service":
         from .app import main as service_main
@@ -208,7 +213,50 @@ def main(argv=None):
         sys.exit(matcher(args))
     if args.command == "cohort":
         sys.exit(cohort_command(args))
+    if args.command == "challenges":
+        sys.exit(challenges_command(args))
     sys.exit(up(args))
+
+
+def _challenges_parser(sub) -> None:
+    from challenges_loader.cli import sources_parser
+
+    p_ch = sub.add_parser("challenges", help="challenge packs: `load` them into the store")
+    actions = p_ch.add_subparsers(dest="action", required=True)
+    p_load = actions.add_parser(
+        "load", parents=[sources_parser()],
+        help="validate packs (pack file or folder, exercism:PATH, humaneval[:PATH], builtin), "
+             "then load them into the store, all or nothing",
+        description="Validate challenge sources, then load them into the store (all or nothing, "
+                    "idempotent). Exit status: 0 loaded, 1 invalid input or a failing reference "
+                    "solution (nothing written), 2 usage error or no store.")
+    p_load.add_argument("--mongodb-uri", default=os.environ.get("MONGODB_URI", ""),
+                        help="MongoDB URI (default $MONGODB_URI)")
+    p_load.add_argument("--database", default=os.environ.get("PEERPLATFORM_MONGODB_DB",
+                                                             "peerplatform"),
+                        help="database (default $PEERPLATFORM_MONGODB_DB, else peerplatform)")
+    p_load.add_argument("--verify", action="store_true",
+                        help="also run every reference solution first; load nothing if one fails")
+
+
+def challenges_command(args, out=None, err=None) -> int:
+    """``peerplatform challenges load SOURCE...``"""
+    import asyncio
+
+    from challenges_loader.cli import options_from
+
+    from .challenge_packs import load_command
+
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        options = options_from(args)
+    except ValueError as exc:  # e.g. a bad --exercism-difficulty-map
+        print(f"peerplatform challenges load: {exc}", file=err)
+        return 2
+    return asyncio.run(load_command(
+        args.sources, options, mongodb_uri=args.mongodb_uri, database=args.database,
+        verify_first=args.verify, out=out, err=err,
+        progress=not args.no_progress and err.isatty()))
 
 
 def load_settings(config: str | None):

@@ -15,7 +15,18 @@ import stat
 import time
 from pathlib import Path
 
-from traitlets import Bool, CaselessStrEnum, Float, Integer, List, TraitError, Unicode, default, validate
+from traitlets import (
+    Bool,
+    CaselessStrEnum,
+    Float,
+    Integer,
+    List,
+    TraitError,
+    Type,
+    Unicode,
+    default,
+    validate,
+)
 from traitlets.config import Configurable
 
 #: JupyterHub 6 named-server names: 1-30 chars of [a-z0-9-], starting with a letter.
@@ -277,15 +288,78 @@ class PeerPlatform(Configurable):
         lobby, and failed ones, lose their server at once.""",
     ).tag(config=True)
 
+    # --- pair sessions: the service's clock, grading and pair API (peerplatform/pair/) -------
+
+    clock_interval = Float(
+        0.5,
+        help="""Seconds between two sweeps of the active sessions by the service's clock, in
+        every replica: scheduled role swaps and the end at time-up happen at most this late.
+        """,
+    ).tag(config=True)
+
+    final_snapshot_wait = Float(
+        10.0,
+        help="""Seconds the service waits, at time-up, for the final snapshot the pair server
+        sends when it locks the notebook; past it, the latest snapshot is graded for the
+        outcome. 0 grades the latest snapshot at once.""",
+    ).tag(config=True)
+
+    end_lease = Float(
+        180.0,
+        help="""Seconds a replica holds the end of a session while it waits for the final
+        snapshot and grades it. A replica that dies meanwhile is replaced by another once this
+        has passed; keep it above ``final_snapshot_wait + grading_timeout``.""",
+    ).tag(config=True)
+
+    grading_concurrency = Integer(
+        4,
+        help="""Test runs graded at once by one replica of the service (each runs the
+        learner's code in the sandbox). One more driver's run is refused with 429 and
+        ``Retry-After`` (the pair server retries); the final grading at time-up waits for
+        a slot instead.""",
+    ).tag(config=True)
+
+    grading_timeout = Float(
+        120.0,
+        help="""Seconds one grading may take in all (the sandbox's own limits stop learner code
+        much earlier); a driver's run past it answers 504, a final one records ``timeout``.""",
+    ).tag(config=True)
+
+    state_poll_interval = Float(
+        0.25,
+        help="""Seconds between two reads of a session's revision while a pair server's long
+        poll (``GET state``) waits; changes made by the same replica answer at once.""",
+    ).tag(config=True)
+
+    pair_credentials_class = Type(
+        "peerplatform.pair.credentials.PairCredentials",
+        klass="peerplatform.pair.credentials.PairCredentials",
+        help="""What checks a pair server's credential (``Authorization: token ...``) on the
+        pair API: by default its Hub token and the pair scope filtered to its own server
+        (``c.PairCredentials.*``). Tests without a Hub configure a subclass.""",
+    ).tag(config=True)
+
+    @validate("clock_interval", "state_poll_interval")
+    def _validate_positive_interval(self, proposal):
+        if not 0.01 <= proposal["value"] <= 60:
+            raise TraitError(f"{proposal['trait'].name} must be between 0.01 and 60 s")
+        return proposal["value"]
+
+    @validate("grading_concurrency")
+    def _validate_grading_concurrency(self, proposal):
+        if proposal["value"] < 1:
+            raise TraitError("grading_concurrency must be at least 1")
+        return proposal["value"]
+
     challenge_packs = List(
         Unicode(),
         default_value=["builtin"],
         help="""Challenge sources loaded into the bank when the service starts, as given to
-        ``challenges-loader load`` (``builtin``, a pack file or folder, ``exercism:PATH``,
+        ``peerplatform challenges load`` (``builtin``, a pack file or folder, ``exercism:PATH``,
         ``humaneval:PATH``). Loading is idempotent: unchanged challenges are skipped and a
         changed one becomes a new version (running sessions keep theirs). A source with any
         error is logged and nothing of it is loaded. Set ``[]`` to manage the bank only with
-        the ``challenges-loader`` command.""",
+        the ``peerplatform challenges load`` command.""",
     ).tag(config=True)
 
     max_body_bytes = Integer(
@@ -400,3 +474,8 @@ class PeerPlatform(Configurable):
             raise ValueError("handshake_timeout must be at least 1 s")
         if self.heartbeat_interval >= self.presence_ttl:
             raise ValueError("heartbeat_interval must be shorter than presence_ttl")
+        if self.end_lease <= self.final_snapshot_wait + self.grading_timeout:
+            # else a replica still grading would lose the end to another, which grades again
+            raise ValueError(
+                f"end_lease ({self.end_lease} s) must be longer than final_snapshot_wait + "
+                f"grading_timeout ({self.final_snapshot_wait + self.grading_timeout} s)")

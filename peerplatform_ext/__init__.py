@@ -1,9 +1,11 @@
 """The Jupyter server extension inside every pair server.
 
-It runs the session assigned to its server in the store: the observer (and everybody once
-time is up) is strictly read-only on every channel, roles swap on schedule or by agreement,
-the challenge is placed in the live shared notebook, and the session clock is kept on the
-server. See ``app.py`` for the map of the modules. Enabled by
+It serves the session the platform service assigned to its server, as an untrusted client
+of the service (its only credential: its own Hub token): the observer (and everybody once
+time is up) is strictly read-only on every channel, the roles the service sets apply at once,
+the challenge's public view is placed in the live shared notebook, and writes stop at the
+session's end even when the service cannot be reached. See ``app.py`` for the map of the
+modules. Enabled by
 ``jupyter-config/server-config/peerplatform_ext.json`` (installed with the package); inert in
 a server that has no pair session (e.g. a plain ``jupyter lab`` in the same env).
 """

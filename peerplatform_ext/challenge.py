@@ -1,8 +1,11 @@
-"""The challenge cells of the session notebook, and choosing a challenge.
+"""The challenge cells of the session notebook.
 
-Two cells, both tagged ``metadata.peerplatform = {"challenge": <slug>, "cell": ...}``:
-a markdown *statement* (title, difficulty, tags, statement, examples; not editable in the
-UI) and a code *starter* cell. They are placed server side in the live shared document
+The platform service picks the challenge and gives the pair server its public view only
+(``peerplatform_contracts.challenge_view``: statement, starter, examples, tags; never a
+hidden test or the solution). Two cells, both tagged
+``metadata.peerplatform = {"challenge": <slug>, "cell": ...}``: a markdown *statement*
+(title, difficulty, tags, statement, examples; not editable in the UI) and a code *starter*
+cell. They are placed server side in the live shared document
 (``notebook.py``), in one transaction, so every connected client gets them at once.
 """
 
@@ -12,21 +15,17 @@ import json
 
 from jupyter_ydoc import YNotebook
 
-from peerplatform.store.challenge_view import public_view
+from peerplatform_contracts.challenge_view import public_view
 
 META_KEY = "peerplatform"
 ORIGIN = "peerplatform-challenge"
 
+
 def public_challenge(challenge: dict) -> dict:
-    """The challenge without its hidden parts (tests, solution): the store's one definition,
-    with the statement also as sanitized HTML."""
+    """The challenge without its hidden parts (tests, solution): the shared definition,
+    with the statement also as sanitized HTML. The service sends it so already; applying it
+    again here costs nothing and keeps whatever else a view may carry off the page."""
     return public_view(challenge)
-
-
-def summary(challenge: dict) -> dict:
-    """What the session document records about its challenge (and which version)."""
-    return {k: challenge.get(k) for k in ("slug", "title", "difficulty", "tags", "track",
-                                          "version")}
 
 
 def _example_md(i: int, example) -> str:

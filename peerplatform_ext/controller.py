@@ -1,14 +1,19 @@
-"""What a pair session does, in one place: the handlers and the clock loop both call it.
+"""What a pair session does in the pair server, in one place: the handlers and the clock
+loop both call it.
 
-* prepares the session notebook and its challenge cells when the session is assigned;
-* swaps roles on the schedule and on a request accepted by the partner;
-* changes the challenge (driver only), runs the tests (driver only);
-* at time-up: locks everybody, saves the notebook through RTC, runs the final tests,
-  records the outcome (atomic ``ended`` transition; the platform's reaper may race it)
-  and tells both members.
+The platform service decides (``peerplatform_contracts.pair_api``): it picks the challenge,
+grades, keeps the clock, swaps roles on schedule, ends the session and records the outcome.
+The pair server follows its view (``session.py``) and:
 
-The state of record is the session document in the store (roles, clock, challenge,
-schedule progress, outcome): a restarted server reads it back and carries on.
+* puts the session's challenge in the live notebook (public view only) and replaces it when
+  the driver draws another one (``POST challenge``);
+* passes the members' requests on (run the tests with the notebook's cells, swap requests
+  and answers) and tells both members what happened (``events/``);
+* turns every change of the view into an event for both browsers (started, swap, challenge,
+  locked, ended) and into enforcement at once (``roles.PairState``);
+* keeps the replay: the cells, whenever they changed, at most every tick (``outbox.py``);
+* at ``ends_at``: locks, saves the notebook, sends the final snapshot with the whole
+  notebook (what the service grades for the outcome) and stops kernels and terminals.
 """
 
 from __future__ import annotations
@@ -16,22 +21,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 
 from jupyter_server.utils import ensure_async
-
-from peerplatform.store.sessions import OPEN_STATES, InvalidTransition
+from peerplatform_contracts.difficulties import CHOICES as DIFFICULTIES
+from peerplatform_contracts.pair_api import MAX_BODY_BYTES
 
 from . import challenge as challenge_cells
 from .channels import close_read_only_sockets
 from .events import SessionEvents
 from .notebook import SessionNotebook
+from .outbox import Outbox
+from .platform_client import PlatformClient, PlatformError, PlatformRefused
 from .roles import Change, PairState
+from .session import SessionFeed
 from .timer import Clock, utcnow
 
-DIFFICULTIES = ("easy", "medium", "hard", "any")
-#: The final notebook is kept in the outcome for review unless it is bigger than this.
-MAX_STORED_NOTEBOOK_BYTES = 4 * 1024 * 1024
+OPEN_STATES = ("pending", "spawning", "active")
+CLOSED_STATES = ("ended", "failed")
 
 
 class PairError(Exception):
@@ -43,47 +49,85 @@ class PairError(Exception):
         self.message = message
 
 
-def _grader():
-    from . import grader
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
 
-    return grader
+
+def notebook_cells(notebook: dict) -> list[dict]:
+    """The notebook's cells as the pair API takes them (test runs and replay snapshots):
+    type, source and metadata (the service grades by tags / ``peerplatform.grade``);
+    outputs are not sent."""
+    return [{"cell_type": c.get("cell_type", "code"), "source": _source(c),
+             "metadata": c.get("metadata") or {}} for c in notebook.get("cells", [])]
+
+
+def final_notebook(notebook: dict, limit: int = MAX_BODY_BYTES // 2) -> dict:
+    """The notebook for the final snapshot, without outputs if it is too big with them (the
+    service keeps it for review; the cells are what it grades)."""
+    if len(json.dumps(notebook, default=str)) <= limit:
+        return notebook
+    cells = [{**c, "outputs": []} if c.get("cell_type") == "code" else c
+             for c in notebook.get("cells", [])]
+    return {**notebook, "cells": cells}
+
+
+def tests_summary(tests: dict | None) -> dict | None:
+    if not tests:
+        return None
+    return {k: tests.get(k) for k in ("status", "passed", "failed", "total")}
 
 
 class PairController:
-    def __init__(self, *, state: PairState, notebook: SessionNotebook, events: SessionEvents,
-                 serverapp, swap_fractions=(0.5,), tick_s: float = 1.0,
-                 final_tests_timeout_s: float = 120.0, shutdown_kernels_at_end: bool = True,
-                 grader_factory: Callable = _grader, log=None):
+    def __init__(self, *, state: PairState, client: PlatformClient, notebook: SessionNotebook,
+                 events: SessionEvents, serverapp, tick_s: float = 1.0, poll_wait_s: float = 25.0,
+                 shutdown_kernels_at_end: bool = True, log=None):
         self.state = state
+        self.client = client
         self.notebook = notebook
         self.events = events
         self.serverapp = serverapp
-        self.swap_fractions = tuple(swap_fractions)
         self.tick_s = tick_s
-        self.final_tests_timeout_s = final_tests_timeout_s
         self.shutdown_kernels_at_end = shutdown_kernels_at_end
-        self.grader_factory = grader_factory
         self.log = log
-        self.swap_request: dict | None = None
-        self._prepared_for: str | None = None
+        self.outbox = Outbox(client, log=log)
+        self.feed = SessionFeed(client=client, state=state, wait_s=poll_wait_s,
+                                on_connection=self._on_connection,
+                                on_revoked=self._on_revoked, log=log)
+        if state.fetch is None:
+            state.fetch = client.state
+        self._challenges: dict[tuple, dict] = {}  # public views by (slug, version)
+        self._placed: tuple | None = None  # (slug, version) whose cells are in the notebook
+        self._place_lock = asyncio.Lock()
+        self._prepared = False  # the notebook file exists
+        self.place_retry_s = max(tick_s * 10, 1.0)
+        self._place_after = 0.0
+        self._place_error: str | None = None
         self._phase: int | None = None
-        self._ending: asyncio.Task | None = None
         self._tests_lock = asyncio.Lock()
-        self.prepare_retry_s = max(self.tick_s * 10, 1.0)
-        self._prepare_after = 0.0
-        self._prepare_error: str | None = None
+        self._last_cells: list[dict] | None = None
+        self._finishing: asyncio.Task | None = None
+        self.notebook_saved: bool | None = None
+        self._ended_emitted = False
+        self._revoked_reason: str | None = None
         self._task: asyncio.Task | None = None
-        self._last_snapshot: list[dict] | None = None  # cells of the last replay snapshot
+        self._flushing: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
         state.add_listener(self._on_change)
 
     # -- reading ----------------------------------------------------------------------------
 
     @property
-    def store(self):
-        return self.state.session.store
+    def connected(self) -> bool:
+        return self.feed.connected
+
+    @property
+    def swap_request(self) -> dict | None:
+        doc = self.state.doc
+        return doc.get("swap_request") if doc else None
 
     def clock(self, doc: dict | None = None) -> Clock | None:
-        return Clock.from_session(doc if doc is not None else self.state.doc, self.swap_fractions)
+        return Clock.from_session(doc if doc is not None else self.state.doc)
 
     def clock_json(self) -> dict:
         doc = self.state.doc
@@ -94,16 +138,13 @@ class PairController:
                     "remaining_s": None}
         return {**base, **clock.to_json(utcnow())}
 
-    def kernel_notice(self, reason: str, message: str) -> None:
-        """Tell both learners why their kernel stopped or cannot start (``kernel`` event)."""
-        doc = self.state.doc
-        if doc is not None:
-            self.events.emit("kernel", doc, data={"reason": reason, "message": message})
-
     def member_doc(self, username: str) -> tuple[dict, str]:
         doc = self.state.doc
+        if doc is None and self.feed.revoked is not None:  # restarted after the end
+            raise PairError(409, "this session is over")
         if doc is None:
-            raise PairError(404, "no session is assigned to this server")
+            raise PairError(503, "the platform service has not sent this session yet; "
+                                 "try again in a moment")
         role = self.state.role_of(username)
         if role is None:
             raise PairError(403, "you are not a member of this session")
@@ -117,7 +158,29 @@ class PairController:
             raise PairError(403, "only the driver can do this")
         return doc
 
-    # -- events -----------------------------------------------------------------------------
+    def _require_running(self, username: str) -> dict:
+        doc, _ = self.member_doc(username)
+        if doc["state"] != "active" or self.state.locked:
+            raise PairError(409, "the session is not running")
+        return doc
+
+    @staticmethod
+    async def _platform(coro):
+        """Await a call to the service; its refusals and faults as :class:`PairError`."""
+        try:
+            return await coro
+        except PlatformRefused as e:
+            if e.status == 401:  # our credential, not the member's: not a login problem
+                raise PairError(403, "the platform no longer accepts this session's "
+                                     "server: the session is over") from e
+            raise PairError(e.status, e.message) from e
+        except PlatformError as e:
+            if e.status == 429:
+                raise PairError(429, "the platform is busy; try again in a moment") from e
+            raise PairError(503, "the platform service cannot be reached right now; "
+                                 "try again in a moment") from e
+
+    # -- events from view changes ------------------------------------------------------------
 
     def _on_change(self, change: Change) -> None:
         doc = change.after
@@ -127,291 +190,210 @@ class PairController:
             close_read_only_sockets(self.state, self.serverapp.web_app.settings.get(
                 "terminal_manager"), self.log)
         if change.kind == "roles":
-            self.swap_request = None
-            last = next((e for e in reversed(doc.get("events") or []) if e.get("type") == "swap"),
-                        {})
-            self.events.emit("swap", doc, by=last.get("by"),
-                             data={"reason": last.get("reason"), "at": last.get("at")})
+            self.events.emit("swap", doc, by=_swap_by(change.before),
+                             data={"reason": _swap_reason(change.before, doc),
+                                   "at": doc.get("server_time") or utcnow()})
         elif change.kind == "state" and doc.get("state") == "active":
             self.events.emit("started", doc, data=self.clock_json())
-        elif change.kind == "state" and doc.get("state") in ("ended", "failed"):
+        elif change.kind == "state" and doc.get("state") in CLOSED_STATES:
             self.state.lock()
         elif change.kind == "locked":
-            self.swap_request = None
             self.events.emit("locked", doc, data=self.clock_json())
         elif change.kind == "challenge":
             self.events.emit("challenge", doc, data={"challenge": doc.get("challenge")})
+            if self._prepared:
+                self._place_after = 0.0
+                self._spawn(self.prepare())
+        if change.kind == "session" and doc.get("state") in CLOSED_STATES:
+            self.state.lock()  # a server (re)started after the end
 
-    # -- preparing the notebook -------------------------------------------------------------
+    def _on_connection(self, ok: bool) -> None:
+        self.events.emit("connection", self.state.doc, data={"ok": ok})
 
-    async def prepare(self, doc: dict) -> None:
-        """Create the notebook and put the session's challenge in it (idempotent)."""
-        await self.notebook.ensure_file()
-        doc = await self.ensure_challenge(doc)
-        self._prepared_for = doc["_id"]
+    def _on_revoked(self, refusal: PlatformRefused) -> None:
+        # the service no longer answers for this session: it is over here (the state is
+        # locked already; the next step saves, stops the code and says it ended)
+        self._revoked_reason = "ended by the platform"
 
-    async def _try_prepare(self, doc: dict) -> None:
-        """Prepare, but never let a missing challenge stop the clock: retry now and then,
-        and say why once (the driver can still draw one through the API)."""
-        now = time.monotonic()
-        if now < self._prepare_after:
+    def kernel_notice(self, reason: str, message: str) -> None:
+        """Tell both learners why their kernel stopped or cannot start (``kernel`` event),
+        and keep the notice with the session on the platform."""
+        self.events.emit("kernel", self.state.doc, data={"reason": reason, "message": message})
+        self.outbox.add_event("kernel", {"reason": reason, "message": message})
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._log_failure)
+
+    def _log_failure(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None and self.log:
+            self.log.error("peerplatform: background step failed: %r", task.exception())
+
+    # -- the challenge in the notebook --------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Create the notebook and put the session's challenge in it (idempotent). A
+        challenge that cannot be placed now is tried again later (and said once): the clock
+        runs anyway, and the driver can still draw one."""
+        if not self._prepared:
+            await self.notebook.ensure_file()
+            self._prepared = True
+        picked = (self.state.doc or {}).get("challenge") or {}
+        key = (picked.get("slug"), picked.get("version"))
+        if not key[0] or key == self._placed or time.monotonic() < self._place_after:
             return
         try:
-            await self.prepare(doc)
-            self._prepare_error = None
+            await self._place_current()
+            self._place_error = None
         except Exception as e:
-            self._prepare_after = now + self.prepare_retry_s
-            if str(e) != self._prepare_error:
-                self._prepare_error = str(e)
-                self.log.warning("peerplatform: the session notebook is not ready (%s); "
-                                 "retrying every %.0f s", e, self.prepare_retry_s)
+            self._place_after = time.monotonic() + self.place_retry_s
+            if str(e) != self._place_error:
+                self._place_error = str(e)
+                self.log.warning("peerplatform: the challenge is not in the notebook yet (%s); "
+                                 "retrying every %.0f s", e, self.place_retry_s)
 
-    async def ensure_challenge(self, doc: dict) -> dict:
-        sid = doc["_id"]
-        if not doc.get("challenge"):
-            prefs = doc.get("preferences") or {}
-            picked = await self.store.challenges.pick(
-                difficulty=prefs.get("difficulty"), track=prefs.get("track"),
-                exclude_users=doc["members"],
-            )
-            if picked is None:
-                raise PairError(404, "no challenge in the store matches this session")
-            new = await self.state.update(lambda: self.store.sessions.set_challenge(
-                sid, challenge_cells.summary(picked), previous=None, reason="session start"))
-            if new is not None:
-                await self.store.challenges.record_seen(doc["members"], picked, sid)
-                doc = new
-            else:  # picked concurrently (another replica of us, or a restart): use theirs
-                doc = await self.state.refresh()
-        slug = doc["challenge"]["slug"]
-        nb = await self.notebook.live()
-        if challenge_cells.challenge_in(nb) != slug:
-            full = await self.session_challenge(doc)
-            if full is None:
-                raise PairError(404, f"challenge {slug!r} is not in the store")
-            challenge_cells.place_challenge(nb, full)
-        return doc
+    async def public_challenge(self, slug: str, version) -> dict | None:
+        """The public view of ``slug`` at ``version``, from the service once per version."""
+        key = (slug, version)
+        if key not in self._challenges:
+            view = await self.client.challenge()
+            if view is None:
+                return None
+            self._challenges[(view.get("slug"), view.get("version"))] = view
+            if (view.get("slug"), view.get("version")) != key:
+                return view if view.get("slug") == slug else None
+        return self._challenges[key]
 
-    async def session_challenge(self, doc: dict) -> dict | None:
-        """The challenge exactly as it was when the session picked it: a pack reloaded
-        mid-session (new version) must not change the statement or the hidden tests."""
-        picked = doc.get("challenge") or {}
-        slug, version = picked.get("slug"), picked.get("version")
-        if not slug:
-            return None
-        if version is not None:
-            full = await self.store.challenges.get_version(slug, version)
-            if full is not None:
-                return full
-        return await self.store.challenges.get(slug)
+    async def _place_current(self) -> None:
+        """Make the notebook show the view's challenge (a restarted server finds it there)."""
+        async with self._place_lock:
+            picked = (self.state.doc or {}).get("challenge") or {}
+            key = (picked.get("slug"), picked.get("version"))
+            if not key[0] or key == self._placed:
+                return
+            nb = await self.notebook.live()
+            if challenge_cells.challenge_in(nb) == key[0]:
+                self._placed = key
+                return
+            view = await self.public_challenge(*key)
+            if view is None:
+                raise PairError(404, f"the platform has no challenge {key[0]!r} for this session")
+            if challenge_cells.challenge_in(nb) != key[0]:
+                challenge_cells.place_challenge(nb, challenge_cells.public_challenge(view))
+            self._placed = key
+
+    async def _place(self, view: dict) -> None:
+        async with self._place_lock:
+            nb = await self.notebook.live()
+            if challenge_cells.challenge_in(nb) != view["slug"]:
+                challenge_cells.place_challenge(nb, challenge_cells.public_challenge(view))
+            self._placed = (view["slug"], view.get("version"))
 
     async def change_challenge(self, username: str, difficulty: str | None = None) -> dict:
-        doc = self._require_driver(username)
+        self._require_driver(username)
         if difficulty is not None and difficulty not in DIFFICULTIES:
             raise PairError(400, f"difficulty must be one of {', '.join(DIFFICULTIES)}")
-        current = (doc.get("challenge") or {}).get("slug")
-        wanted = difficulty or (doc.get("challenge") or {}).get("difficulty")
-        picked = None
-        for _ in range(3):  # the contract may hand back the current one when all are seen
-            candidate = await self.store.challenges.pick(
-                difficulty=wanted, track=(doc.get("preferences") or {}).get("track"),
-                exclude_users=doc["members"],
-            )
-            if candidate is None or candidate["slug"] != current:
-                picked = candidate
-                break
-        if picked is None:
-            raise PairError(404, "no other challenge matches; try another difficulty")
-        new = await self.state.update(lambda: self.store.sessions.set_challenge(
-            doc["_id"], challenge_cells.summary(picked), previous=current, by=username,
-            reason="changed by the driver"))
-        if new is None:
-            raise PairError(409, "the challenge was changed meanwhile; reload")
-        await self.store.challenges.record_seen(doc["members"], picked, doc["_id"])
-        challenge_cells.place_challenge(await self.notebook.live(), picked)
-        return challenge_cells.public_challenge(picked)
+
+        async def write():
+            view = await self.client.change_challenge(username, difficulty)
+            if not isinstance(view, dict) or not view.get("slug"):
+                raise PairError(502, "the platform sent no challenge")
+            self._challenges[(view["slug"], view.get("version"))] = view
+            return view
+
+        view = await self._platform(self.state.update(write))
+        await self._place(view)
+        return challenge_cells.public_challenge(view)
 
     async def current_challenge(self, username: str) -> dict | None:
         doc, _ = self.member_doc(username)
-        full = await self.session_challenge(doc)
-        return challenge_cells.public_challenge(full) if full else None
+        picked = doc.get("challenge") or {}
+        if not picked.get("slug"):
+            return None
+        view = await self._platform(self.public_challenge(picked["slug"], picked.get("version")))
+        return challenge_cells.public_challenge(view) if view else None
 
     # -- role swaps -------------------------------------------------------------------------
 
-    async def swap(self, *, reason: str, by: str | None = None,
-                   scheduled: int | None = None) -> dict | None:
-        """Swap the roles now (atomic, conditioned on who drives). None if nothing changed."""
-        sid = self.state.session_id
-
-        async def write():
-            cur = self.state.doc
-            return await self.store.sessions.swap_roles(
-                sid, driver=cur["driver"], observer=cur["observer"], reason=reason, by=by,
-                scheduled=scheduled)
-
-        return await self.state.update(write)
-
-    def _require_running(self, username: str) -> dict:
-        doc, _ = self.member_doc(username)
-        if doc["state"] != "active" or self.state.locked:
-            raise PairError(409, "the session is not running")
-        return doc
-
-    async def request_swap(self, username: str) -> dict:
+    async def swap(self, username: str, action: str) -> dict:
+        """``request`` | ``accept`` | ``decline`` | ``cancel``: the service decides; the
+        roles it sets apply as soon as it answers."""
         doc = self._require_running(username)
-        pending = self.swap_request
-        if pending and pending["by"] != username:  # both asked: that is an agreement
-            return await self.answer_swap(username, accept=True)
-        if not pending:
-            self.swap_request = {"by": username, "at": utcnow()}
-            await self.store.sessions.add_event(doc["_id"], {"type": "swap_requested",
-                                                             "by": username})
-            self.events.emit("swap_requested", doc, by=username,
-                             data={"at": self.swap_request["at"]})
-        return {"swap_request": self.swap_request, "driver": doc["driver"]}
-
-    async def answer_swap(self, username: str, *, accept: bool) -> dict:
-        doc = self._require_running(username)
-        pending = self.swap_request
-        if not pending:
-            raise PairError(409, "there is no swap request to answer")
-        if pending["by"] == username:
-            raise PairError(409, "your partner has to answer your request")
-        if not accept:
-            self.swap_request = None
-            await self.store.sessions.add_event(doc["_id"], {"type": "swap_declined",
-                                                             "by": username})
-            self.events.emit("swap_declined", doc, by=username)
-            return {"swap_request": None, "driver": doc["driver"]}
-        new = await self.swap(reason="requested", by=pending["by"])
-        if new is None:
-            raise PairError(409, "the roles changed meanwhile")
-        return {"swap_request": None, "driver": new["driver"]}
-
-    async def cancel_swap(self, username: str) -> dict:
-        doc = self._require_running(username)
-        pending = self.swap_request
-        if not pending or pending["by"] != username:
-            raise PairError(409, "you have no pending swap request")
-        self.swap_request = None
-        await self.store.sessions.add_event(doc["_id"], {"type": "swap_cancelled",
-                                                         "by": username})
-        self.events.emit("swap_cancelled", doc, by=username)
-        return {"swap_request": None, "driver": doc["driver"]}
+        before = doc.get("swap_request")
+        result = await self._platform(self.state.update(lambda: self.client.swap(username,
+                                                                                 action)))
+        after = self.state.doc or doc
+        pending = result.get("swap_request") if isinstance(result, dict) else None
+        if action == "request" and pending and pending.get("by") == username \
+                and before != pending:
+            self.events.emit("swap_requested", after, by=username,
+                             data={"at": pending.get("at")})
+        elif action == "decline":
+            self.events.emit("swap_declined", after, by=username)
+        elif action == "cancel":
+            self.events.emit("swap_cancelled", after, by=username)
+        return {"swap_request": pending, "driver": (result or {}).get("driver", after["driver"])}
 
     # -- tests ------------------------------------------------------------------------------
 
-    async def _grade_notebook(self, doc: dict) -> dict:
-        full = await self.session_challenge(doc)
-        if full is None:
-            raise PairError(409, "the session has no challenge to test against")
-        grader = self.grader_factory()
-        try:
-            code = grader.code_from_notebook(await self.notebook.content())
-            return await grader.grade(full, code)
-        except NotImplementedError as e:
-            raise PairError(503, "the autograder is not available yet") from e
-
     async def run_tests(self, username: str) -> dict:
-        doc = self._require_driver(username)
+        """The driver's cells graded by the service; both members see the result."""
+        self._require_driver(username)
         if self._tests_lock.locked():
             raise PairError(409, "a test run is already in progress")
         async with self._tests_lock:
-            result = await self._grade_notebook(doc)
-        await self.store.sessions.add_event(doc["_id"], {
-            "type": "tests", "by": username, "final": False, "result": result})
-        self.events.emit("tests", doc, by=username, data={"result": result, "final": False})
+            cells = notebook_cells(await self.notebook.content())
+            result = await self._platform(self.client.run_tests(username, cells))
+        self.events.emit("tests", self.state.doc, by=username,
+                         data={"result": result, "final": False})
+        self._spawn(self.feed.refresh())  # last_tests of the view, for pages loaded now
         return result
-
-    @staticmethod
-    def last_tests(doc: dict) -> dict | None:
-        """The latest test run of the session (an event of the session document), if any."""
-        for event in reversed(doc.get("events") or []):
-            if event.get("type") == "tests":
-                return {"by": event.get("by"), "final": bool(event.get("final")),
-                        "at": event.get("at"), "result": event.get("result")}
-        return None
 
     # -- the end ----------------------------------------------------------------------------
 
-    async def end(self, reason: str) -> None:
-        """Lock, save, final tests, record the outcome, tell both members. Runs once."""
-        failed = self._ending is not None and self._ending.done() and (
-            self._ending.cancelled() or self._ending.exception() is not None)
-        if self._ending is None or failed:  # e.g. the store was down: the next step retries
-            self._ending = asyncio.create_task(self._end(reason))
-        await asyncio.shield(self._ending)
+    async def finish(self) -> None:
+        """Lock, save the notebook, send the final snapshot, stop the code. Runs once (again
+        only if it failed)."""
+        task = self._finishing
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            self._finishing = task = asyncio.create_task(self._finish())
+        await asyncio.shield(task)
 
-    def _ended_ok(self) -> bool:
-        task = self._ending
-        return task is not None and task.done() and not task.cancelled() \
-            and task.exception() is None
-
-    async def _end(self, reason: str) -> None:
+    async def _finish(self) -> None:
         self.state.lock()
-        doc = self.state.doc
-        sid = doc["_id"]
-        saved = False
+        doc = self.state.doc or {}
         try:
-            saved = await self.notebook.save()
+            self.notebook_saved = await self.notebook.save()
         except Exception:
+            self.notebook_saved = False
             self.log.exception("peerplatform: could not save the notebook at the end")
-        tests, grader_status = None, "ok"
         try:
-            tests = await asyncio.wait_for(self._grade_notebook(doc), self.final_tests_timeout_s)
-        except PairError as e:
-            grader_status = "unavailable" if e.status == 503 else f"skipped: {e.message}"
-        except asyncio.TimeoutError:
-            grader_status = "timeout"
-        except Exception as e:
-            self.log.exception("peerplatform: final tests failed")
-            grader_status = f"error: {e}"
-        await self.snapshot(doc, final=True)
-        notebook = None
-        try:  # as JSON text: output mimetypes ("text/plain", dotted names) are not safe keys
-            notebook = json.dumps(await self.notebook.content())
-            if len(notebook) > MAX_STORED_NOTEBOOK_BYTES:
-                notebook = None
+            content = await self.notebook.content()
         except Exception:
+            content = None
             self.log.exception("peerplatform: could not read the final notebook")
-        outcome = {
-            "reason": reason,
-            "ended_by": "pair-server",
-            "at": utcnow(),
-            "challenge": (doc.get("challenge") or {}).get("slug"),
-            "driver": doc.get("driver"),
-            "observer": doc.get("observer"),
-            "notebook_saved": saved,
-            "notebook_path": self.notebook.path,
-            "tests": tests,
-            "grader": grader_status,
-            "notebook_json": notebook,
-        }
-        await self._record_attempts(sid, outcome, tests)
-        try:
-            doc = await self.state.update(lambda: self.store.sessions.transition(
-                sid, "ended", reason=reason, outcome=outcome))
-        except InvalidTransition:  # the platform ended it first (reaper): keep its state
-            await self.store.sessions.record_outcome(sid, outcome)
-            doc = await self.state.refresh()
-        self.events.emit("ended", doc, data={
-            "reason": reason, "notebook_saved": saved, "grader": grader_status,
-            "tests": {k: tests.get(k) for k in ("status", "passed", "failed", "total")}
-            if tests else None,
-        })
-        await self.events.to_lobbies(doc["members"], "ended", session=sid, reason=reason)
+        if content is not None and doc.get("state") == "active":
+            self.outbox.add_snapshot(t=self._t(doc), by=doc.get("driver"),
+                                     cells=notebook_cells(content), final=True,
+                                     notebook=final_notebook(content))
+            await self.outbox.flush()  # at once: the service grades it for the outcome
         if self.shutdown_kernels_at_end:
             await self._stop_code()
 
-    async def _record_attempts(self, sid: str, outcome: dict, tests: dict | None) -> None:
-        """Both members' attempt at the challenge: how the final tests went."""
-        if not outcome["challenge"]:
+    def _emit_ended(self) -> None:
+        if self._ended_emitted:
             return
-        status = tests.get("status") if tests else "skipped"
-        try:
-            await self.store.challenges.record_outcome(sid, outcome["challenge"], status, tests)
-        except Exception:  # history is secondary: the session outcome is the record
-            self.log.exception("peerplatform: could not record the attempts' outcome")
+        self._ended_emitted = True
+        doc = self.state.doc or {}
+        outcome = doc.get("outcome") or {}
+        self.events.emit("ended", doc, data={
+            "reason": outcome.get("reason") or self._revoked_reason or "ended by the platform",
+            "notebook_saved": self.notebook_saved,
+            "grader": outcome.get("grader"),
+            "tests": tests_summary(outcome.get("tests")),
+        })
 
     async def _stop_code(self) -> None:
         """No code runs after the end (it could still change files behind the notebook)."""
@@ -423,37 +405,46 @@ class PairController:
         except Exception:
             self.log.exception("peerplatform: could not stop kernels/terminals at the end")
 
-    # -- replay snapshots (peerplatform.store.snapshots) ---------------------------------------
+    # -- replay snapshots ---------------------------------------------------------------------
 
-    async def snapshot(self, doc: dict, final: bool = False) -> None:
-        """Store the notebook's cells when they changed since the last snapshot (called every
+    @staticmethod
+    def _t(doc: dict) -> float:
+        started = doc.get("started_at")
+        return max((utcnow() - started).total_seconds(), 0.0) if started else 0.0
+
+    async def snapshot(self, doc: dict) -> None:
+        """Queue the notebook's cells when they changed since the last snapshot (called every
         tick while active, so the replay has ≤ 2 s granularity). Never fails the session."""
         try:
-            from peerplatform.store.snapshots import cells_of
-
-            cells = cells_of(await self.notebook.content())
-            if cells == self._last_snapshot and not final:
-                return
-            started = doc.get("started_at") or doc.get("created_at")
-            t = (utcnow() - started).total_seconds() if started else 0.0
-            await self.store.snapshots.add(doc["_id"], t=max(t, 0.0), by=doc.get("driver"),
-                                           cells=cells, final=final)
-            self._last_snapshot = cells
+            cells = notebook_cells(await self.notebook.content())
         except Exception:
-            self.log.exception("peerplatform: could not store a replay snapshot")
+            self.log.exception("peerplatform: could not read the notebook for the replay")
+            return
+        if cells == self._last_cells:
+            return
+        self.outbox.add_snapshot(t=self._t(doc), by=doc.get("driver"), cells=cells)
+        self._last_cells = cells
 
     # -- the loop ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.feed.start()
         self._task = asyncio.create_task(self.run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await self.feed.stop()
+        for task in [self._task, self._flushing, *self._background]:
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        try:  # a last chance for what is queued, without holding the shutdown
+            await asyncio.wait_for(self.outbox.flush(), 5)
+        except (asyncio.TimeoutError, Exception):
+            pass
+        await self.client.close()
 
     async def run(self) -> None:
         while True:
@@ -467,48 +458,53 @@ class PairController:
             await asyncio.sleep(delay)
 
     async def step(self) -> float:
-        """One look at the session; returns how long to wait before the next."""
-        doc = await self.state.refresh()
+        """One look at the session (the feed keeps the view current); returns how long to
+        wait before the next."""
+        doc = self.state.doc
         if doc is None:
-            return self.tick_s
-        if doc["state"] in OPEN_STATES and self._prepared_for != doc["_id"]:
-            await self._try_prepare(doc)
-            doc = self.state.doc
-        if doc["state"] == "ended":
-            if not self._ended_ok():  # ended by the platform: lock, save, record if missing
-                await self.end(_last_reason(doc) or "ended by the platform")
-            return self.tick_s * 5
-        if doc["state"] == "failed":
-            self.state.lock()
-            return self.tick_s * 5
-        if doc["state"] != "active":
-            # the learners arrive as soon as the platform marks it active: notice it quickly
             return self.tick_s / 4
-        await self.snapshot(doc)
+        if doc["state"] in OPEN_STATES:
+            await self.prepare()
+        delay = self.tick_s
         clock = self.clock(doc)
         now = utcnow()
-        if clock is None:
-            return self.tick_s
-        if clock.is_over(now):
-            await self.end("time is up")
-            return self.tick_s
-        done = set(doc.get("scheduled_swaps_done") or [])
-        for index in clock.due_swaps(now):
-            if index not in done:
-                if await self.swap(reason="schedule", scheduled=index) is None:
-                    await self.state.refresh()
+        if doc["state"] in CLOSED_STATES or self.feed.revoked is not None:
+            await self.finish()
+            self._emit_ended()
+            delay = self.tick_s * 5
+        elif doc["state"] == "active" and clock is not None and clock.is_over(now):
+            await self.finish()  # the service ends the session; its view says when
+        elif doc["state"] == "active":
+            await self.snapshot(doc)
+            if clock is not None:
+                self._phase_event(clock, now)
+                nxt = clock.next_deadline(now)
+                if nxt is not None:
+                    delay = min(max((nxt - now).total_seconds(), 0.01), self.tick_s)
+        else:
+            delay = self.tick_s / 4  # the learners arrive as soon as it is active
+        if self.outbox.pending and (self._flushing is None or self._flushing.done()):
+            # in the background: an unreachable service must not hold the clock loop
+            self._flushing = asyncio.create_task(self.outbox.flush())
+        return delay
+
+    def _phase_event(self, clock: Clock, now) -> None:
         phase = clock.phase(now)
         if phase != self._phase:
             if self._phase is not None:
                 self.events.emit("phase", self.state.doc, data=self.clock_json())
             self._phase = phase
-        nxt = clock.next_deadline(now)
-        wait = (nxt - now).total_seconds() if nxt else self.tick_s
-        return min(max(wait, 0.01), self.tick_s)
 
 
-def _last_reason(doc: dict) -> str | None:
-    for entry in reversed(doc.get("history") or []):
-        if entry.get("state") == doc.get("state"):
-            return entry.get("reason")
+def _swap_by(before: dict | None) -> str | None:
+    request = (before or {}).get("swap_request") or {}
+    return request.get("by")
+
+
+def _swap_reason(before: dict | None, after: dict) -> str | None:
+    done_before = len((before or {}).get("scheduled_swaps_done") or [])
+    if len(after.get("scheduled_swaps_done") or []) > done_before:
+        return "schedule"
+    if (before or {}).get("swap_request"):
+        return "requested"
     return None

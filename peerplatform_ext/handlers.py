@@ -16,6 +16,9 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
+from peerplatform_contracts.difficulties import CHOICES as DIFFICULTIES
+from peerplatform_contracts.pair_api import SWAP_ACTIONS
+
 from .auth import OWN_RESOURCE
 from .controller import PairController, PairError
 
@@ -96,7 +99,10 @@ class PairAPIHandler(ExtensionHandlerMixin, APIHandler):
 
 
 class SessionHandler(PairAPIHandler):
-    """``GET /peerplatform/api/session``: the session, the caller's role, the clock."""
+    """``GET /peerplatform/api/session``: the session, the caller's role, the clock.
+
+    ``connected`` is false while the platform service cannot be reached: the page says it is
+    reconnecting (the session goes on, on the last state the service sent)."""
 
     @web.authenticated
     @authorized
@@ -109,7 +115,7 @@ class SessionHandler(PairAPIHandler):
             "partner": doc["observer"] if role == "driver" else doc["driver"],
             "can_write": state.can_write(self.username),
             "session": {
-                "id": doc["_id"],
+                "id": doc["id"],
                 "state": doc["state"],
                 "driver": doc["driver"],
                 "observer": doc["observer"],
@@ -119,19 +125,25 @@ class SessionHandler(PairAPIHandler):
                 "notebook": self.controller.notebook.path,
             },
             "clock": self.controller.clock_json(),
-            "swap_request": self.controller.swap_request,
+            "swap_request": doc.get("swap_request"),
             "locked": state.locked,
+            "connected": self.controller.connected,
+            "difficulties": list(DIFFICULTIES),
             # the last test run (so a reloaded page shows it), and the final one once ended
-            "last_tests": self.controller.last_tests(doc),
+            "last_tests": doc.get("last_tests"),
             "final_tests": _final_tests(doc),
         })
 
 
 def _final_tests(doc: dict) -> dict | None:
+    """The outcome's test run: per test when the session's last run is the final one (the
+    service records it so), else the outcome's summary."""
     outcome = doc.get("outcome") or {}
     if not outcome:
         return None
-    return {"result": outcome.get("tests"), "grader": outcome.get("grader")}
+    last = doc.get("last_tests") or {}
+    result = last.get("result") if last.get("final") else outcome.get("tests")
+    return {"result": result, "grader": outcome.get("grader")}
 
 
 class ClockHandler(PairAPIHandler):
@@ -156,16 +168,9 @@ class SwapHandler(PairAPIHandler):
     async def post(self):
         body = self.json_body({"action"})
         action = body.get("action")
-        ctl = self.controller
-        if action == "request":
-            result = await self.run(ctl.request_swap(self.username))
-        elif action in ("accept", "decline"):
-            result = await self.run(ctl.answer_swap(self.username, accept=action == "accept"))
-        elif action == "cancel":
-            result = await self.run(ctl.cancel_swap(self.username))
-        else:
+        if action not in SWAP_ACTIONS:
             raise web.HTTPError(400, "action must be request, accept, decline or cancel")
-        self.reply(result)
+        self.reply(await self.run(self.controller.swap(self.username, action)))
 
 
 class ChallengeHandler(PairAPIHandler):
@@ -190,8 +195,9 @@ class ChallengeHandler(PairAPIHandler):
 
 
 class TestsHandler(PairAPIHandler):
-    """``POST /peerplatform/api/tests``: the driver runs the hidden tests on the notebook's
-    code; the result is stored as a session event and pushed to both members."""
+    """``POST /peerplatform/api/tests``: the driver has the notebook's cells graded against
+    the hidden tests by the platform service (which keeps them; this server never sees
+    them); the result is pushed to both members."""
 
     @web.authenticated
     @authorized

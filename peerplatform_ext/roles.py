@@ -2,9 +2,11 @@
 
 Every enforcement point (Authorizer, request guard, RTC frame filter, kernel channel filter,
 contents view) asks :meth:`PairState.can_write` per request or per message. It is O(1): a
-comparison with the current writer, which is recomputed only when the session document
-changes. The document is the store's (roles and clock survive a restart); this object is
-the process's view of it, updated under one lock so a stale read can never undo a swap.
+comparison with the current writer, which is recomputed only when the session changes. The
+session of record is the platform service's (``session.py`` follows it); this object is the
+process's view of it, the *pair view* of ``peerplatform_contracts.pair_api``, applied under
+one lock and only when its revision is not older than the one in force, so a stale read can
+never undo a swap.
 """
 
 from __future__ import annotations
@@ -13,21 +15,35 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from .session import PairSession, role_of
 from .timer import as_utc
+
+def role_of(doc: dict | None, username: str | None) -> str | None:
+    """``"driver"``, ``"observer"`` or None (not a member) for ``username`` in ``doc``."""
+    if not doc or not username:
+        return None
+    if username == doc.get("driver"):
+        return "driver"
+    if username == doc.get("observer"):
+        return "observer"
+    return None
 
 
 @dataclass(frozen=True)
 class Change:
     """What changed between two views of the session (given to listeners)."""
 
-    kind: str  # "session" (first seen) | "roles" | "state" | "challenge" | "locked"
+    # "session" (first seen) | "roles" | "state" | "challenge" | "swap_request" | "outcome"
+    # | "locked"
+    kind: str
     before: dict | None
     after: dict | None
 
 
 Listener = Callable[[Change], None]
+#: Reads the service's current view: ``(rev, view)``.
+Fetch = Callable[[], Awaitable[tuple[int, dict]]]
 
 
 class PairState:
@@ -35,12 +51,14 @@ class PairState:
 
     ``writer`` is the one user allowed to change anything (the driver of an active session
     whose time is not up), or None when nobody may. Everything else is read-only.
+    ``fetch`` reads the service's current view (after a write, so its effect applies at once).
     """
 
-    def __init__(self, session: PairSession, log=None):
-        self.session = session
+    def __init__(self, fetch: Fetch | None = None, log=None):
+        self.fetch = fetch
         self.log = log
         self.doc: dict | None = None
+        self.rev: int | None = None
         self._writer: str | None = None
         self._writes_until: float = 0.0  # epoch seconds; the session's end
         self._locked = False
@@ -65,34 +83,50 @@ class PairState:
 
     @property
     def session_id(self) -> str | None:
-        return self.doc["_id"] if self.doc else None
+        return self.doc.get("id") if self.doc else None
+
+    @property
+    def writes_until(self) -> float:
+        """Epoch seconds after which nobody writes (0: nobody writes now)."""
+        return self._writes_until
 
     # -- writes ----------------------------------------------------------------------------
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    async def apply(self, rev: int, view: dict | None) -> bool:
+        """Apply a view read from the service; False when it is older than the one in force."""
+        async with self._lock:
+            return self._apply_rev(rev, view)
+
     async def refresh(self) -> dict | None:
-        """Read the session from the store and apply it."""
+        """Read the service's view now and apply it."""
         async with self._lock:
-            doc = await self.session.get(fresh=True)
-            self._apply(doc)
-            return doc
+            if self.fetch is not None:
+                rev, view = await self.fetch()
+                self._apply_rev(rev, view)
+            return self.doc
 
-    async def update(self, write: Callable[[], Awaitable[dict | None]]) -> dict | None:
-        """Run a store write that returns the new document (or None) and apply its result.
-
-        Serialised with :meth:`refresh`, so a read that started before the write cannot be
-        applied after it.
-        """
+    async def update(self, write: Callable[[], Awaitable]):
+        """Run a write on the service, then read and apply the view it produced; the write's
+        result. Serialised with :meth:`apply`/:meth:`refresh`, and the view read after the
+        write has a revision at least as new as any read before it."""
         async with self._lock:
-            doc = await write()
-            if doc is not None:
-                self._apply(doc)
-            return doc
+            result = await write()
+            if self.fetch is not None:
+                try:
+                    rev, view = await self.fetch()
+                except Exception as e:  # the long poll brings it as soon as it can
+                    if self.log:
+                        self.log.warning("peerplatform: could not read the session after a "
+                                         "write (%s); the next poll will", e)
+                else:
+                    self._apply_rev(rev, view)
+            return result
 
     def lock(self) -> None:
-        """Nobody writes any more (time is up). Irreversible for this process."""
+        """Nobody writes any more (time is up, or the session is over). Irreversible."""
         if self._locked:
             return
         before = self.doc
@@ -100,21 +134,32 @@ class PairState:
         self._recompute()
         self._notify(Change("locked", before, self.doc))
 
+    def _apply_rev(self, rev: int, view: dict | None) -> bool:
+        if self.rev is not None and rev < self.rev:
+            return False
+        self.rev = rev
+        self._apply(view)
+        return True
+
     def _apply(self, doc: dict | None) -> None:
         before = self.doc
         self.doc = doc
         self._recompute()
         if doc is None:
             return
-        if before is None or before["_id"] != doc["_id"]:
+        if before is None or before.get("id") != doc.get("id"):
             self._notify(Change("session", before, doc))
             return
         if (before.get("driver"), before.get("observer")) != (doc.get("driver"), doc.get("observer")):
             self._notify(Change("roles", before, doc))
         if before.get("state") != doc.get("state"):
             self._notify(Change("state", before, doc))
-        if (before.get("challenge") or {}).get("slug") != (doc.get("challenge") or {}).get("slug"):
+        if _challenge_key(before) != _challenge_key(doc):
             self._notify(Change("challenge", before, doc))
+        if before.get("swap_request") != doc.get("swap_request"):
+            self._notify(Change("swap_request", before, doc))
+        if before.get("outcome") != doc.get("outcome"):
+            self._notify(Change("outcome", before, doc))
 
     def _recompute(self) -> None:
         doc = self.doc
@@ -122,12 +167,7 @@ class PairState:
             self._writer, self._writes_until = None, 0.0
             return
         self._writer = doc.get("driver")
-        started = doc.get("started_at")
-        duration = doc.get("duration_s")
-        if started is None or duration is None:
-            self._writes_until = float("inf")
-        else:
-            self._writes_until = as_utc(started).timestamp() + float(duration)
+        self._writes_until = _ends_at(doc)
 
     def _notify(self, change: Change) -> None:
         for listener in list(self._listeners):
@@ -136,3 +176,20 @@ class PairState:
             except Exception:  # a listener must never break role enforcement
                 if self.log:
                     self.log.exception("peerplatform: listener failed on %s", change.kind)
+
+
+def _challenge_key(doc: dict) -> tuple:
+    challenge = doc.get("challenge") or {}
+    return challenge.get("slug"), challenge.get("version")
+
+
+def _ends_at(doc: dict) -> float:
+    """Epoch seconds of the session's end: ``ends_at``, else ``started_at + duration_s``;
+    infinity for an active session the service gave no clock."""
+    ends = doc.get("ends_at")
+    if isinstance(ends, datetime):
+        return as_utc(ends).timestamp()
+    started, duration = doc.get("started_at"), doc.get("duration_s")
+    if isinstance(started, datetime) and duration is not None:
+        return as_utc(started).timestamp() + float(duration)
+    return float("inf")

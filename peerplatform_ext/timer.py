@@ -1,9 +1,11 @@
-"""The authoritative session clock: pure arithmetic on the session document.
+"""The session clock: pure arithmetic on the session view.
 
-The clock is ``started_at`` (written by the platform when the session became active) plus
-``duration_s``; role swaps are scheduled at ``swap_schedule_s`` (seconds after the start;
-default: half time). Everything is computed from the server's time and the stored document,
-so a restarted pair server resumes the same clock, and no client's clock matters.
+The clock is ``started_at`` (set by the platform service when the session became active)
+plus ``duration_s``; role swaps are scheduled at ``swap_schedule_s`` (seconds after the
+start; default: half time). The service keeps the clock of record and makes the swaps and
+the end; the pair server computes the same clock from the view it was sent, to show the
+remaining time, to announce the phases and to lock writes at ``ends_at`` on its own even
+when the service cannot be reached at that moment.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ class Clock:
         """The clock of a session that has started, else None."""
         if not doc or not doc.get("started_at") or doc.get("duration_s") is None:
             return None
-        return cls(as_utc(doc["started_at"]), float(doc["duration_s"]),
-                   swap_schedule(doc, default_fractions))
+        started = as_utc(doc["started_at"])
+        duration = float(doc["duration_s"])
+        if isinstance(doc.get("ends_at"), datetime):  # the service's end is the one in force
+            duration = (as_utc(doc["ends_at"]) - started).total_seconds()
+        return cls(started, duration, swap_schedule(doc, default_fractions))
 
     @property
     def ends_at(self) -> datetime:

@@ -7,7 +7,6 @@ A mixin on :class:`traitlets.config.Configurable` rather than on ``Spawner``: Ju
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from learner_sandbox import SandboxSettings
@@ -15,25 +14,22 @@ from sqlalchemy.orm import object_session
 from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Configurable
 
-from peerplatform.voice.settings import PAIR_SERVER_ENV
+from peerplatform_contracts import env as envvars
+from peerplatform_contracts.sessions import SESSION_ID_RE
 
-SESSION_ID_RE = re.compile(r"^[a-z0-9]{12}$")
-
-#: The grader's settings (peerplatform_ext/grader/settings.py; the Hub side imports no
-#: pair-server code, so the names are listed here).
-GRADER_ENV = ("PEERPLATFORM_GRADER_ISOLATION", "PEERPLATFORM_GRADER_CONCURRENCY")
-#: Environment the pair server receives from the Hub process, if set there (the stores, the
-#: voice settings: Twilio key and app, the identity secret, ICE/TURN, never the Auth Token;
-#: and the grader's).
-FORWARDED_ENV = ("REDIS_URL", "MONGODB_URI", "PEERPLATFORM_MONGODB_DB", *PAIR_SERVER_ENV,
-                 *GRADER_ENV)
+#: Environment the pair server receives from the Hub process: none. A pair server is untrusted
+#: (learner code runs in its process tree): no store URL, no voice key or secret, no grader
+#: settings (grading is the service's). What it gets is set by :meth:`pair_env`; its one
+#: credential is the Hub's own ``$JUPYTERHUB_API_TOKEN``, scoped to its session
+#: (``c.PairSpawner.server_token_scopes``).
+FORWARDED_ENV: tuple[str, ...] = ()
 
 
 def parse_user_options(user_options: dict) -> dict:
     """Validate the ``user_options`` the platform sends when it starts a pair server.
 
-    Only ``session_id`` is accepted: everything else about the session is read from the store
-    by the pair server, so nothing a client puts in the request body can change roles.
+    Only ``session_id`` is accepted: everything else about the session the pair server reads
+    from the service, so nothing a client puts in the request body can change roles.
     Raises ``ValueError`` (the Hub answers 400 "Invalid user options") on anything else.
     """
     if not isinstance(user_options, dict):
@@ -91,6 +87,23 @@ class PairSpawnerMixin(Configurable):
         """,
     ).tag(config=True)
 
+    platform_api_url = Unicode(
+        help="""The platform service's pair API as pair servers reach it (given to them as
+        ``$PEERPLATFORM_API_URL``): ``<service URL><service prefix>api/pair/``.
+
+        Defaults to the service on this machine,
+        ``http://127.0.0.1:$PEERPLATFORM_SERVICE_PORT/services/peerplatform/api/pair/`` (port
+        10101 when unset). On Kubernetes, the service's in-cluster address, e.g.
+        ``c.PairSpawner.platform_api_url =
+        "http://peerplatform.jhub.svc:10101/services/peerplatform/api/pair/"``.
+        """,
+    ).tag(config=True)
+
+    @default("platform_api_url")
+    def _default_platform_api_url(self):
+        port = os.environ.get("PEERPLATFORM_SERVICE_PORT") or "10101"
+        return f"http://127.0.0.1:{port}/services/peerplatform/api/pair/"
+
     session_id = Unicode(help="Session served by this server (set from user_options).")
 
     def apply_pair_options(self, user_options: dict) -> None:
@@ -124,6 +137,8 @@ class PairSpawnerMixin(Configurable):
 
     def pair_env(self) -> dict:
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        api_url = self.platform_api_url
+        env[envvars.PEERPLATFORM_API_URL] = api_url if api_url.endswith("/") else api_url + "/"
         # the sandbox's settings as the Hub has them (c.SandboxSettings in jupyterhub_config.py)
         env.update(SandboxSettings.instance(parent=self).forwarded_env())
         # The learners see <session_dir>/work; the session dir itself also holds the RTC
@@ -133,11 +148,11 @@ class PairSpawnerMixin(Configurable):
         work = self.session_dir / "work"
         if self.session_dir.is_dir():
             work.mkdir(exist_ok=True)
-        env.update(
-            PEERPLATFORM_SESSION_ID=self.session_id,
-            PEERPLATFORM_SESSION_DIR=str(self.session_dir),
-            JUPYTERHUB_ROOT_DIR=str(work),
-        )
+        env.update({
+            envvars.PEERPLATFORM_SESSION_ID: self.session_id,
+            envvars.PEERPLATFORM_SESSION_DIR: str(self.session_dir),
+            envvars.JUPYTERHUB_ROOT_DIR: str(work),
+        })
         return env
 
     def pair_args(self) -> list[str]:

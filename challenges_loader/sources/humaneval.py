@@ -16,6 +16,8 @@ import json
 import re
 from pathlib import Path
 
+from peerplatform_contracts.difficulties import DIFFICULTIES
+
 from ..schema import PackError
 from . import Candidate
 
@@ -40,7 +42,7 @@ def _lines(path: Path):
 def read(path: str | Path | None, *, difficulty: str | None, tags=("humaneval",)) -> tuple:
     source = Path(path) if path else bundled_path()
     name = str(source)
-    if difficulty not in ("easy", "medium", "hard"):
+    if difficulty not in DIFFICULTIES:
         return [], [PackError(name, "HumanEval problems have no difficulty: choose one with "
                                     "--difficulty easy|medium|hard")]
     candidates, errors = [], []

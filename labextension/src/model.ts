@@ -57,6 +57,10 @@ export interface ISessionJSON {
   clock: IClockJSON;
   swap_request: { by: string; at: string } | null;
   locked: boolean;
+  /** false while the pair server cannot reach the platform service (it keeps retrying). */
+  connected?: boolean;
+  /** What the driver may choose when drawing another challenge ("any" first). */
+  difficulties?: string[];
   last_tests: { by: string; final: boolean; result: ITestResult | null } | null;
   final_tests: { result: ITestResult | null; grader: string } | null;
 }
@@ -88,6 +92,11 @@ export class SessionModel {
   notice: INotice | null = null;
   /** Not a pair server (no session API): the extension stays out of the way. */
   absent = false;
+  /**
+   * Whether the pair server reaches the platform service. While it does not, the session
+   * goes on (the notebook, roles and the clock keep working) and the panel says so.
+   */
+  platformConnected = true;
 
   get changed(): ISignal<SessionModel, void> {
     return this._changed;
@@ -166,6 +175,9 @@ export class SessionModel {
     const previousSlug = this.info?.session.challenge?.slug;
     this.info = info;
     this.canWriteContents = write;
+    if (typeof info.connected === 'boolean') {
+      this.platformConnected = info.connected;
+    }
     if (info.final_tests?.result) {
       this.tests = { result: info.final_tests.result, final: true };
     } else if (info.last_tests?.result && !this.tests) {
@@ -233,6 +245,9 @@ export class SessionModel {
     if (this.info && event.session !== this.info.session.id) {
       return;
     }
+    if (event.type === 'connection' && typeof event.data?.ok === 'boolean') {
+      this.platformConnected = event.data.ok;
+    }
     if (event.type === 'tests' && event.data?.result) {
       this.tests = { result: event.data.result, final: !!event.data.final, by: event.by };
     }
@@ -249,6 +264,12 @@ export class SessionModel {
   private _refreshing: Promise<void> = Promise.resolve();
   private _timer = 0;
 }
+
+/** What the panel says while the pair server cannot reach the platform service. */
+export const RECONNECTING = 'Reconnecting to the platform…';
+
+/** The difficulties the driver may choose when the server does not list them. */
+export const DEFAULT_DIFFICULTIES = ['any', 'easy', 'medium', 'hard'];
 
 /** What to tell the learner about an event, in one sentence. */
 export function describeEvent(event: ISessionEvent, me?: string): string {
@@ -279,6 +300,8 @@ export function describeEvent(event: ISessionEvent, me?: string): string {
     case 'kernel':
       // the server's own sentence: why the kernel stopped (memory limit, no sandbox, …)
       return String(event.data?.message ?? 'The kernel stopped.');
+    case 'connection':
+      return event.data?.ok ? 'Connected to the platform again.' : RECONNECTING;
     default:
       return '';
   }

@@ -7,7 +7,7 @@ import { Sanitizer } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { lobbyUrl } from './api';
-import { ITestResult, SessionModel } from './model';
+import { DEFAULT_DIFFICULTIES, ITestResult, RECONNECTING, SessionModel } from './model';
 import { askRating, RatingOutcome, storedRating } from './rating';
 import { Voice } from './voice';
 
@@ -88,6 +88,9 @@ export class SessionPanel extends Widget {
     }
     return [
       this._roleSection(),
+      m.platformConnected
+        ? null
+        : el('p', { class: 'pp-Reconnecting pp-muted', role: 'status', 'data-pp-state': 'reconnecting' }, RECONNECTING),
       m.error ? el('p', { class: 'pp-error', role: 'alert' }, m.error) : null,
       this._challengeSection(),
       this._swapSection(),
@@ -173,7 +176,8 @@ export class SessionPanel extends Widget {
 
   private _changeChallenge(current: string): HTMLElement {
     const select = el('select', { id: 'pp-difficulty', 'data-pp-key': 'difficulty' });
-    for (const d of ['same', 'easy', 'medium', 'hard', 'any']) {
+    const choices = this.model.info?.difficulties ?? DEFAULT_DIFFICULTIES;
+    for (const d of ['same', ...choices]) {
       const o = el('option', { value: d }, d === 'same' ? `same (${current})` : d);
       select.append(o);
     }

@@ -22,6 +22,8 @@ from nativeauthenticator import handlers as native_handlers
 from traitlets import Unicode
 from traitlets.config import Configurable
 
+from peerplatform_contracts.sessions import SERVER_NAME_PREFIX
+
 
 class PairOAuthAuthorizeHandler(OAuthAuthorizeHandler):
     """``/hub/api/oauth2/authorize`` that needs no confirmation for a pair server's members.
@@ -67,7 +69,7 @@ class PairConsentMixin(Configurable):
     ).tag(config=True)
 
     pair_server_prefix = Unicode(
-        "s-",
+        SERVER_NAME_PREFIX,
         help="""Name prefix of pair servers; only those skip the consent page.""",
     ).tag(config=True)
 

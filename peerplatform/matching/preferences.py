@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-DIFFICULTIES = ("any", "easy", "medium", "hard")
+from peerplatform_contracts.difficulties import ANY, CHOICES
+
 DURATIONS_MINUTES = (15, 30, 45, 60, 90)
 #: "any", or a challenge track (the pack schema's kebab-case names: algorithms, sql, regex…)
 TRACK_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -23,9 +24,9 @@ def validate_preferences(raw) -> dict:
     unknown = set(raw) - {"difficulty", "duration_minutes", "track"}
     if unknown:
         raise InvalidPreferences(f"unknown preference(s): {', '.join(sorted(map(str, unknown)))}")
-    difficulty = raw.get("difficulty", "any")
-    if difficulty not in DIFFICULTIES:
-        raise InvalidPreferences(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
+    difficulty = raw.get("difficulty", ANY)
+    if difficulty not in CHOICES:
+        raise InvalidPreferences(f"difficulty must be one of {', '.join(CHOICES)}")
     duration = raw.get("duration_minutes")
     if duration is not None and (
         isinstance(duration, bool) or duration not in DURATIONS_MINUTES

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import glicko2
 
-from challenges_loader.schema import DEFAULT_RATING
+from peerplatform_contracts.ratings import DEFAULT_CHALLENGE_RATING, DEFAULT_LEARNER_RATING
 
-NEW_RATING, NEW_RD, NEW_VOL = 1500.0, 350.0, 0.06
+NEW_RATING, NEW_RD, NEW_VOL = DEFAULT_LEARNER_RATING, 350.0, 0.06
 
 
 @dataclass(frozen=True)
@@ -55,4 +55,4 @@ def difficulty_for(ratings) -> str:
     mean rating (easy 1200, medium 1500, hard 1800 by default)."""
     ratings = list(ratings)
     mean = sum(ratings) / len(ratings)
-    return min(DEFAULT_RATING, key=lambda d: abs(DEFAULT_RATING[d] - mean))
+    return min(DEFAULT_CHALLENGE_RATING, key=lambda d: abs(DEFAULT_CHALLENGE_RATING[d] - mean))

@@ -16,10 +16,9 @@ import time
 from dataclasses import dataclass, field
 from importlib.resources import files
 
-from . import keys
+from peerplatform_contracts.ratings import DEFAULT_LEARNER_RATING
 
-#: Rating of a learner with no rated session yet (Glicko-2's default).
-DEFAULT_RATING = 1500.0
+from . import keys
 
 
 def _script(name: str) -> str:
@@ -98,7 +97,7 @@ class WaitingRoom:
             setattr(self, f"_{name}", redis.register_script(_script(name)))
 
     async def join(self, user: str, preferences: dict | None = None, *,
-                   rating: float = DEFAULT_RATING, cohort: str = "",
+                   rating: float = DEFAULT_LEARNER_RATING, cohort: str = "",
                    at_ms: int | None = None) -> None:
         """Wait for a partner at ``rating``; ``at_ms`` (simulations) is the join time."""
         prefs = preferences or {}

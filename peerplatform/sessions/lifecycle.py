@@ -1,9 +1,11 @@
 """From a match to a running pair server, and from there to the end of the session.
 
-``pending`` (document written) -> ``spawning`` (Hub asked to start ``<owner>/s-<id>``, both
-learners given a share) -> ``active`` (server ready, both lobbies told the URL) -> ``ended``.
-Any failure on the way -> ``failed``: the reason goes to both lobbies, the half-started
-server and its shares are removed, and both learners are free to join again.
+``pending`` (document written, its challenge picked) -> ``spawning`` (Hub asked to start
+``<owner>/s-<id>``, both learners given a share) -> ``active`` (server ready, both lobbies told
+the URL) -> ``ended`` (at time-up by the service's clock, :mod:`peerplatform.pair.clock`, with
+the outcome; or from a lobby). Any failure on the way -> ``failed``: the reason goes to both
+lobbies, the half-started server and its shares are removed, and both learners are free to
+join again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 from ..matching import AlreadyBusy, Match
 from ..matching.skill import difficulty_for
+from ..pair.picking import pick_for, summary
 from ..store.sessions import OPEN_STATES, InvalidTransition, utcnow
+from ..voice.calls import end_conference
 from .hubclient import HubAPIError
 
 log = logging.getLogger("peerplatform.sessions")
@@ -40,8 +44,14 @@ def public_session(doc: dict) -> dict:
 
 
 class SessionManager:
-    def __init__(self, *, settings, store, room, hub, events, base_url: str = "/"):
+    """``voice_settings`` (the service's ``VoiceSettings``; None: no calls to end): a session
+    ended or failed here after it started has its Twilio conference ended."""
+
+    def __init__(self, *, settings, store, room, hub, events, base_url: str = "/",
+                 voice_settings=None, voice_http_client=None):
         self.settings = settings
+        self.voice_settings = voice_settings
+        self.voice_http_client = voice_http_client
         self.store = store
         self.room = room
         self.hub = hub
@@ -84,6 +94,20 @@ class SessionManager:
             merged["difficulty_from"] = "ratings"
         return merged
 
+    async def pick_challenge(self, members, prefs: dict) -> dict | None:
+        """The session's challenge, chosen here before the spawn (the pair server never
+        picks: it never holds hidden tests). None when nothing matches or the store fails:
+        the session starts all the same and the driver can draw one."""
+        try:
+            picked = await pick_for(self.store, members, difficulty=prefs.get("difficulty"),
+                                    track=prefs.get("track"))
+        except Exception:
+            log.exception("could not pick a challenge for %s", list(members))
+            return None
+        if picked is None:
+            log.warning("no challenge matches %s for %s", prefs, list(members))
+        return picked
+
     def launch(self, match: Match) -> asyncio.Task:
         """Start a matched pair's session in the background (keeps a reference to the task)."""
         task = asyncio.create_task(self.start_session(match))
@@ -99,17 +123,23 @@ class SessionManager:
             log.exception("could not read the preferences of %s", match.members)
             prefs = {}
         duration = int(prefs.get("duration_minutes") or 0) * 60 or self.settings.session_duration
+        challenge = await self.pick_challenge(match.members, prefs)
         try:
             doc = await self.store.sessions.create(
                 session_id=match.session_id, members=[driver, observer], driver=driver,
                 observer=observer, server_owner=self.settings.pair_owner, duration_s=duration,
-                preferences=prefs,
+                preferences=prefs, challenge=summary(challenge) if challenge else None,
             )
         except Exception as e:  # the store is down: free the pair, tell them
             log.exception("could not create session %s", match.session_id)
             await self.room.release(match.session_id, match.members)
             await self.events.publish_all(match.members, "failed", reason=f"store error: {e}")
             return None
+        if challenge is not None:
+            try:
+                await self.store.challenges.record_seen(match.members, challenge, doc["_id"])
+            except Exception:  # history is secondary: the session goes on
+                log.exception("could not record who saw the challenge of %s", doc["_id"])
         for me in match.members:
             partner = observer if me == driver else driver
             await self.events.publish(
@@ -171,15 +201,24 @@ class SessionManager:
             doc = await self.store.sessions.transition(session_id, "failed", reason=reason)
         except InvalidTransition:
             return None
+        await self._end_call(doc)
         await self._teardown(doc)
         await self.events.publish_all(doc["members"], "failed", session=session_id, reason=reason)
         return doc
 
     async def end(self, session_id: str, reason: str) -> dict:
         doc = await self.store.sessions.transition(session_id, "ended", reason=reason)
+        await self._end_call(doc)
         await self._teardown(doc)
         await self.events.publish_all(doc["members"], "ended", session=session_id, reason=reason)
         return doc
+
+    async def _end_call(self, doc: dict) -> None:
+        """End the Twilio conference of a session that had started (``started_at``: it was
+        active, so its members may be in a call). Best effort, never raises."""
+        if self.voice_settings is not None and doc.get("started_at"):
+            await end_conference(self.voice_settings, doc["_id"],
+                                 http_client=self.voice_http_client)
 
     async def _teardown(self, doc: dict) -> None:
         server = doc.get("server") or {}
@@ -192,7 +231,9 @@ class SessionManager:
         await self.room.release(doc["_id"], doc["members"])
 
     async def reap(self) -> int:
-        """Fail sessions stuck before ``active`` (a replica died mid-spawn) and end overdue ones.
+        """Fail sessions stuck before ``active`` (a replica died mid-spawn) and remove the
+        servers of sessions over for ``ended_server_grace``. (Active sessions are ended at
+        time-up by the clock sweep, :class:`peerplatform.pair.clock.ClockSweep`.)
 
         Any replica may run this; the state transitions are atomic, so each session is reaped
         once.
@@ -205,21 +246,12 @@ class SessionManager:
         for doc in stuck:
             if await self.fail(doc["_id"], "the session server did not start (timed out)"):
                 reaped += 1
-        # Sessions ended inside the pair server (time-up): free the members now, remove the
-        # server once learners had time to rate and look back.
+        # Sessions ended at time-up: the members are free at once (join checks the store);
+        # remove the server once learners had time to rate and look back.
         grace = timedelta(seconds=self.settings.ended_server_grace)
         for doc in await self.store.sessions.awaiting_teardown(now - grace):
             await self._teardown(doc)
             reaped += 1
-        for doc in await self.store.sessions.stale(("active",), now - timedelta(seconds=60)):
-            started = doc.get("started_at") or doc["created_at"]
-            grace = timedelta(seconds=doc.get("duration_s", 0) + 300)
-            if now - started > grace:
-                try:
-                    await self.end(doc["_id"], "time is up")
-                    reaped += 1
-                except InvalidTransition:
-                    pass
         return reaped
 
 

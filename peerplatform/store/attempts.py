@@ -65,13 +65,14 @@ class AttemptStore:
     async def record_outcome(self, session_id: str, slug: str, outcome: str,
                              result: dict | None = None, *, users=None) -> int:
         """Set how the session's attempt went (for both members unless ``users``); returns
-        how many attempts were updated."""
+        how many attempts were updated. Once: an attempt whose outcome is recorded keeps it
+        (two replicas ending the same session, or a retry, change nothing)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOMES}")
         summary = None
         if result is not None:
             summary = {k: result.get(k) for k in ("status", "passed", "failed", "errors", "total")}
-        query = {"session": session_id, "slug": slug}
+        query = {"session": session_id, "slug": slug, "outcome": None}
         if users is not None:
             query["user"] = {"$in": list(users)}
         done = await self.attempts.update_many(

@@ -12,7 +12,7 @@ A challenge document carries at least: ``slug``, ``title``, ``statement`` (markd
 ``difficulty`` (easy|medium|hard), ``tags`` (list), ``track``, ``starter_code``, ``examples``
 (list), ``tests`` (hidden), ``solution`` (hidden, never sent to learners), ``time_limit_s``;
 and, as stored: ``rating``, ``version`` (1, 2, ...), ``hash`` (sha256 of the content).
-:func:`peerplatform.store.challenge_view.public_view` is what learners may see.
+:func:`peerplatform_contracts.challenge_view.public_view` is what learners may see.
 
 Also: ``apply(challenges)`` (the loader's all-or-nothing bulk write), ``get_version``,
 ``versions``, ``record_outcome``, ``history``, ``stats``.
@@ -47,6 +47,9 @@ from datetime import datetime, timezone
 
 from pymongo import ASCENDING, ReturnDocument
 
+from peerplatform_contracts.difficulties import DIFFICULTIES
+from peerplatform_contracts.ratings import DEFAULT_CHALLENGE_RATING
+
 from .attempts import AttemptStore
 
 #: Fields that make up a challenge's content (and so its hash and version).
@@ -61,8 +64,6 @@ INTERNAL_FIELDS = ("_id", "slots", "load_id")
 SKILL_FIELDS = ("rating", "rating_rd", "rating_vol", "rated_games", "rated_sessions")
 #: Tries of one replace when sessions keep being rated under it (then: ConflictError).
 SKILL_RETRIES = 5
-DEFAULT_RATING = {"easy": 1200, "medium": 1500, "hard": 1800}
-DIFFICULTIES = ("easy", "medium", "hard")
 #: Slot draws per round: small first (most picks succeed at once), then larger.
 DRAW_BATCHES = (4, 16, 48)
 WRITE_CHUNK = 500
@@ -76,8 +77,8 @@ def utcnow() -> datetime:
 
 def content_of(challenge: dict) -> dict:
     content = {k: challenge[k] for k in CONTENT_FIELDS if k in challenge}
-    if content.get("rating") is None and content.get("difficulty") in DEFAULT_RATING:
-        content["rating"] = DEFAULT_RATING[content["difficulty"]]
+    if content.get("rating") is None and content.get("difficulty") in DEFAULT_CHALLENGE_RATING:
+        content["rating"] = DEFAULT_CHALLENGE_RATING[content["difficulty"]]
     return content
 
 

@@ -1,9 +1,10 @@
-"""Voice settings: one Configurable read by the platform service and by every pair server.
+"""Voice settings of the platform service (``c.VoiceSettings.*``).
 
-Pair servers do not read ``jupyterhub_config.py``: the spawner forwards the environment named
-in :data:`ENV` to them (``spawner/mixin.py``), and each trait defaults to its variable. So set
-the variables (as ``jupyterhub_config.py`` documents) rather than the traits, unless a value
-is only needed by the service (``twilio_auth_token``, ``public_url``).
+Only the service reads them: it mints the members' Twilio tokens and TURN credentials, answers
+Twilio's webhooks and controls the conference. Pair servers are untrusted (learner code runs
+in their process tree) and get none of these values, secret or not: they only relay the
+members' signaling (``peerplatform_ext.voice``). Each trait defaults to its environment
+variable (:data:`ENV`), as ``jupyterhub_config.py`` documents.
 """
 
 from __future__ import annotations
@@ -26,17 +27,13 @@ ENV = {
     "secret": "PEERPLATFORM_VOICE_SECRET",
     "turn_secret": "PEERPLATFORM_TURN_SECRET",
 }
-#: Variables the spawner passes on to pair servers (never the Auth Token: only the webhook,
-#: in the service, needs it).
-PAIR_SERVER_ENV = (
-    "TWILIO_ACCOUNT_SID", "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_TWIML_APP_SID",
-    "PEERPLATFORM_VOICE_SECRET", "PEERPLATFORM_TURN_SECRET", "PEERPLATFORM_TURN_URLS",
-    "PEERPLATFORM_ICE_SERVERS",
-)
+#: Every variable the voice settings read. None of them may reach a pair server (the spawner
+#: forwards none; tests assert a pair server's environment holds none of the secrets).
+VOICE_ENV = (*ENV.values(), "PEERPLATFORM_TURN_URLS", "PEERPLATFORM_ICE_SERVERS")
 
 
 class VoiceSettings(Configurable):
-    """How the members of a pair talk (``c.VoiceSettings.*``)."""
+    """How the members of a pair talk (``c.VoiceSettings.*``; read by the service only)."""
 
     twilio_account_sid = Unicode(
         help="Twilio account SID (``AC…``; ``$TWILIO_ACCOUNT_SID``). Empty: no Twilio.",
@@ -64,8 +61,8 @@ class VoiceSettings(Configurable):
     ).tag(config=True)
     secret = Unicode(
         help="""Server-side secret (``$PEERPLATFORM_VOICE_SECRET``) from which the opaque
-        identities and conference names are derived (HMAC). Must be the same in the service
-        and in pair servers; ``jupyterhub_config.py`` generates one in the data dir.""",
+        identities and conference names are derived (HMAC). Only the service holds it (every
+        replica the same); ``jupyterhub_config.py`` generates one in the data dir.""",
     ).tag(config=True)
     token_ttl = Integer(
         3600,
@@ -79,9 +76,11 @@ class VoiceSettings(Configurable):
     ).tag(config=True)
     twilio_sdk_path = Unicode(
         help="""File of Twilio's Voice SDK (``@twilio/voice-sdk``'s ``dist/twilio.min.js``)
-        that pair servers serve to the browser in Twilio mode. Default: the copy ``npm install``
-        puts in the project's ``node_modules`` (pinned in ``package.json``). Empty or missing:
-        the page must load the SDK itself (or pass ``Device`` to ``voice.js``).""",
+        that the service serves to the members of a Twilio call
+        (``<prefix>api/voice/<session>/sdk.js``), so browsers need no CDN. Default: the copy
+        ``npm install`` puts in the project's ``node_modules`` (pinned in ``package.json``).
+        Empty or missing: the page must load the SDK itself (or pass ``Device`` to
+        ``voice.js``).""",
     ).tag(config=True)
 
     @default("twilio_sdk_path")
@@ -102,10 +101,15 @@ class VoiceSettings(Configurable):
     ).tag(config=True)
     turn_secret = Unicode(
         help="""coturn ``static-auth-secret`` (``use-auth-secret``; ``$PEERPLATFORM_TURN_SECRET``):
-        the pair server mints each member short-lived TURN credentials with it.""",
+        the service mints each member short-lived TURN credentials with it.""",
     ).tag(config=True)
     turn_ttl = Integer(
         3600, help="Seconds the minted TURN credentials are valid."
+    ).tag(config=True)
+    rest_timeout = Float(
+        10.0,
+        help="""Seconds one call to Twilio's REST API (mute a participant, end the conference)
+        may take. These calls are best effort: the browsers hold the call itself.""",
     ).tag(config=True)
 
     @default("twilio_account_sid")
@@ -170,7 +174,7 @@ class VoiceSettings(Configurable):
 
     @property
     def twilio_enabled(self) -> bool:
-        """Pair servers use Twilio when they can mint tokens (else: self-hosted WebRTC)."""
+        """Calls use Twilio when the service can mint tokens (else: self-hosted WebRTC)."""
         return all((self.twilio_account_sid, self.twilio_api_key_sid,
                     self.twilio_api_key_secret, self.twilio_twiml_app_sid, self.secret))
 

@@ -14,7 +14,8 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from .identity import IDENTITY_RE
+from peerplatform_contracts.voice_identity import IDENTITY_RE
+
 from .settings import VoiceSettings
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,12 @@ class ConferenceControl:
         from twilio.http.async_http_client import AsyncTwilioHttpClient
         from twilio.rest import Client
 
+        # no connection pool: calls are rare (a mute, the end), and an unpooled client holds
+        # no aiohttp session that would have to be closed on the loop that made it
         self.client = Client(settings.twilio_api_key_sid, settings.twilio_api_key_secret,
                              account_sid=settings.twilio_account_sid,
-                             http_client=http_client or AsyncTwilioHttpClient())
+                             http_client=http_client
+                             or AsyncTwilioHttpClient(pool_connections=False))
 
     @property
     def _account(self):

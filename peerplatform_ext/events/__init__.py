@@ -1,9 +1,8 @@
-"""Pushing session events to both members.
+"""Pushing session events to both members: jupyter_server's event bus
+(``/api/events/subscribe``), schema ``session.yaml``. Both members' JupyterLab subscribe to it.
 
-* In the pair server: jupyter_server's event bus (``/api/events/subscribe``), schema
-  ``session.yaml``. Both members' JupyterLab subscribe to it.
-* To their lobbies: the platform's ``EventBus`` (Redis ``pp:events:<user>``), for what a
-  lobby page shows (the end of the session).
+What the members' lobby pages show (the end of the session) is the platform service's to
+tell: it ends the session and records the outcome.
 """
 
 from __future__ import annotations
@@ -20,15 +19,19 @@ def _jsonable(value):
 
 
 class SessionEvents:
-    def __init__(self, event_logger, *, redis_url: str = "", log=None):
-        self.event_logger = event_logger
-        self.redis_url = redis_url
-        self.log = log
-        self._bus = None
+    """``session_id`` names the session in events emitted before the first view arrived
+    (e.g. ``connection`` while the service is unreachable at start)."""
 
-    def emit(self, type: str, doc: dict, *, by: str | None = None, data: dict | None = None):
+    def __init__(self, event_logger, *, session_id: str = "", log=None):
+        self.event_logger = event_logger
+        self.session_id = session_id
+        self.log = log
+
+    def emit(self, type: str, doc: dict | None, *, by: str | None = None,
+             data: dict | None = None) -> None:
         """Push an event to everyone subscribed in this server (never raises)."""
-        event = {"type": type, "session": doc["_id"]}
+        doc = doc or {}
+        event = {"type": type, "session": doc.get("id") or self.session_id}
         if doc.get("driver"):
             event["driver"] = doc["driver"]
         if doc.get("observer"):
@@ -42,25 +45,3 @@ class SessionEvents:
         except Exception:
             if self.log:
                 self.log.exception("peerplatform: could not emit %s event", type)
-
-    async def to_lobbies(self, members, type: str, **data) -> bool:
-        """Publish to the members' lobby pages; False when there is no Redis or it failed."""
-        if not self.redis_url:
-            return False
-        try:
-            if self._bus is None:
-                from redis.asyncio import Redis
-
-                from peerplatform.events import EventBus
-
-                self._bus = EventBus(Redis.from_url(self.redis_url, decode_responses=True))
-            await self._bus.publish_all(members, type, **_jsonable(data))
-            return True
-        except Exception:
-            if self.log:
-                self.log.exception("peerplatform: could not publish %s to the lobbies", type)
-            return False
-
-    async def close(self) -> None:
-        if self._bus is not None:
-            await self._bus.redis.aclose()

@@ -11,30 +11,46 @@
  *     onPartnerPresent(present) {},  // optional: the partner joined / left the call
  *     onError(error) {},    // an Error with a message fit for the user
  *     Device,               // optional: Twilio's Device class (default globalThis.Twilio.Device,
- *                           // else the SDK the pair server serves); only for mode 'twilio'
- *     timeoutMs,            // optional: give up connecting after this (default: the server's
+ *                           // else the SDK the platform service serves); only for mode 'twilio'
+ *     timeoutMs,            // optional: give up connecting after this (default: the service's
  *                           // connect_timeout_s); Twilio's connect() never completes offline
  *     audioElement,         // optional: where the partner's audio plays (default: a new <audio>)
+ *     serviceUrl,           // optional: the platform service's prefix (default: what the pair
+ *                           // server says, e.g. '/services/peerplatform/')
+ *     serviceXsrf,          // optional: () => Promise<string>, the service's XSRF token
+ *                           // (default: read from the service's `lab-bridge` page in a hidden
+ *                           // same-origin iframe, as the JupyterLab extension does)
  *   });
  *   call.mode                // 'twilio' | 'webrtc'
  *   call.state               // as above
+ *   call.offerer             // WebRTC: whether this browser makes the offer (the server decides)
  *   call.muted / call.partnerMuted / call.partnerPresent
- *   call.mute(true|false)    // mic off/on (WebRTC: track disabled; Twilio: call.mute), partner is told
+ *   call.mute(true|false)    // mic off/on (WebRTC: track disabled; Twilio: call.mute and the
+ *                            // conference participant), partner is told
  *   call.leave()             // hang up (state 'ended'); also happens when the session ends
  *   call.connected           // a Promise: resolves when connected, rejects on failure/timeout
  *   call.peerConnection      // WebRTC only: the RTCPeerConnection (for stats)
  *
- * connect() rejects (and calls onError) when the server refuses: not a member (403), the
- * session is not running (409), voice unavailable (404). Everything after that is reported
- * through onState/onError. The server decides who offers (no glare) and relays the signaling
- * over `<server base>peerplatform/api/voice/signal`; no media goes through any server but
- * Twilio's (mode 'twilio') or the configured TURN server (mode 'webrtc', if any).
+ *   const info = await voice.describe({baseUrl});   // the call's description, e.g. info.mode
+ *
+ * Two servers take part, both on the page's origin:
+ * - the pair server (`<server base>peerplatform/api/voice`) says which session and where the
+ *   platform service is, and relays the signaling over `<server base>peerplatform/api/voice/signal`
+ *   (who offers - no glare -, mute state, the end). It holds no voice secret.
+ * - the platform service (`<service>api/voice/<session>`, with its own login cookie and XSRF
+ *   token) gives the call's description: the mode, a Twilio token for this member (renewed at
+ *   `token_url`) or the ICE servers with short-lived TURN credentials; it mutes the member's
+ *   Twilio conference participant (`mute_url`) and serves Twilio's SDK (`sdk_url`).
+ *
+ * connect() rejects (and calls onError) when a server refuses: not a member (403), the session
+ * is not running (409), voice unavailable (404), not logged in to the platform (401).
+ * Everything after that is reported through onState/onError. No media goes through any
+ * server but Twilio's (mode 'twilio') or the configured TURN server (mode 'webrtc', if any).
  */
 
 const STATES = ['idle', 'connecting', 'connected', 'failed', 'ended'];
 
-async function getJSON(url) {
-  const response = await fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}});
+async function parseJSON(response) {
   let body = {};
   try {
     body = await response.json();
@@ -48,6 +64,74 @@ async function getJSON(url) {
   return body;
 }
 
+async function getJSON(url) {
+  return parseJSON(await fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}}));
+}
+
+/**
+ * The platform service's XSRF token. Browsers send `Sec-Fetch-Mode: cors` with every fetch,
+ * and JupyterHub then accepts the service's login cookie only with the token, which this page
+ * cannot read (the cookie belongs to the service's path). A navigation needs no token: the
+ * service's `lab-bridge` page, loaded in a hidden same-origin iframe, hands it over.
+ */
+function bridgeXsrf(serviceUrl, timeoutMs = 20000) {
+  return new Promise((resolve, reject) => {
+    const frame = document.createElement('iframe');
+    frame.hidden = true;
+    frame.tabIndex = -1;
+    frame.title = 'peerplatform voice bridge';
+    frame.setAttribute('aria-hidden', 'true');
+    const done = (error, token = '') => {
+      clearTimeout(timer);
+      frame.remove();
+      if (error) reject(error);
+      else resolve(token);
+    };
+    const timer = setTimeout(() => done(new Error('voice: the platform did not answer in time')), timeoutMs);
+    frame.addEventListener('load', () => {
+      let token;
+      try {
+        token = frame.contentDocument?.body?.dataset?.xsrf;
+      } catch (e) {
+        token = undefined;
+      }
+      if (token) done(null, token);
+      else done(new Error('voice: you are not logged in to the platform: log in from the lobby'));
+    });
+    frame.src = serviceUrl + 'lab-bridge';
+    document.body.appendChild(frame);
+  });
+}
+
+/** The platform service's JSON API, cookie-authenticated (same origin through the Hub's proxy). */
+class Service {
+  constructor(url, xsrf) {
+    this.url = url.endsWith('/') ? url : url + '/';
+    this._getXsrf = xsrf || (() => bridgeXsrf(this.url));
+    this._xsrf = null;
+  }
+
+  xsrf() {
+    if (!this._xsrf) {
+      this._xsrf = Promise.resolve().then(() => this._getXsrf());
+      this._xsrf.catch(() => (this._xsrf = null));
+    }
+    return this._xsrf;
+  }
+
+  async json(path, init = {}, retry = true) {
+    const headers = {Accept: 'application/json', 'X-XSRFToken': await this.xsrf()};
+    if (init.body) headers['Content-Type'] = 'application/json';
+    const response = await fetch(this.url + path, {...init, headers, credentials: 'same-origin'});
+    if (response.status === 401 && retry) {
+      // the token may be stale (a new login since): fetch it again, once
+      this._xsrf = null;
+      return this.json(path, init, false);
+    }
+    return parseJSON(response);
+  }
+}
+
 function wsUrl(baseUrl, path) {
   const url = new URL(baseUrl + path, window.location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -55,10 +139,13 @@ function wsUrl(baseUrl, path) {
 }
 
 class Call {
-  constructor(options, info) {
+  constructor(options, info, where, service) {
     this.options = options;
     this.info = info;
+    this.where = where;
+    this.service = service;
     this.mode = info.mode;
+    this.offerer = null;
     this.state = 'idle';
     this.muted = false;
     this.partnerMuted = false;
@@ -118,7 +205,7 @@ class Call {
   /** Open the signaling socket; resolves once it is open. */
   _openSignal() {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsUrl(this.options.baseUrl, this.info.signal_url));
+      const ws = new WebSocket(wsUrl(this.options.baseUrl, this.where.signal_url));
       this._ws = ws;
       // handlers before anything is awaited: the server speaks first
       ws.onmessage = (event) => {
@@ -150,6 +237,7 @@ class Call {
   async _onSignal(msg) {
     switch (msg.type) {
       case 'welcome':
+        this.offerer = !!msg.offerer;
         this._partnerMute(!!msg.partner_muted);
         this._partnerPresence(!!msg.partner_present);
         break;
@@ -286,7 +374,7 @@ class Call {
     this._device = device;
     device.on('tokenWillExpire', async () => {
       try {
-        const fresh = await getJSON(this.options.baseUrl + this.info.token_url);
+        const fresh = await this.service.json(this.info.token_url);
         device.updateToken(fresh.token);
       } catch (e) {
         this._error(`voice: could not renew the call's token: ${e.message}`);
@@ -315,7 +403,15 @@ class Call {
   mute(muted = true) {
     this.muted = !!muted;
     if (this.mode === 'webrtc') this._applyMute();
-    else if (this._twCall) this._twCall.mute(this.muted);
+    else {
+      if (this._twCall) this._twCall.mute(this.muted);
+      // the conference's own state too (what Twilio reports for the session's record); best
+      // effort: the microphone is already off, and a failure must not disturb the call
+      if (this.info.mute_url) {
+        const body = JSON.stringify({muted: this.muted});
+        this.service.json(this.info.mute_url, {method: 'POST', body}).catch(() => {});
+      }
+    }
     this._send({type: 'mute', muted: this.muted});
   }
 
@@ -364,7 +460,7 @@ class Call {
   }
 }
 
-/** Twilio's SDK bundle (served by the pair server) defines globalThis.Twilio.Device. */
+/** Twilio's SDK bundle (served by the platform service) defines globalThis.Twilio.Device. */
 function loadTwilioSDK(url) {
   return new Promise((resolve, reject) => {
     const script = document.createElement('script');
@@ -375,23 +471,41 @@ function loadTwilioSDK(url) {
   });
 }
 
-/** Join the pair's call (see the header for the options and the returned object). */
-export async function connect(options) {
+function normalized(options) {
   if (!options || typeof options.baseUrl !== 'string') throw new Error('connect() needs {baseUrl}');
   const baseUrl = options.baseUrl.endsWith('/') ? options.baseUrl : options.baseUrl + '/';
-  options = {...options, baseUrl};
-  let info;
+  return {...options, baseUrl};
+}
+
+/** Where the call is (pair server) and its description (service): [where, service, info]. */
+async function locate(options) {
+  const where = await getJSON(options.baseUrl + 'peerplatform/api/voice');
+  const service = new Service(options.serviceUrl || where.service_url, options.serviceXsrf);
+  const info = await service.json(`api/voice/${encodeURIComponent(where.session)}`);
+  return [where, service, info];
+}
+
+/** The call's description from the platform service (e.g. `mode`), without joining it. */
+export async function describe(options) {
+  const [, , info] = await locate(normalized(options));
+  return info;
+}
+
+/** Join the pair's call (see the header for the options and the returned object). */
+export async function connect(options) {
+  options = normalized(options);
+  let where, service, info;
   try {
-    info = await getJSON(baseUrl + 'peerplatform/api/voice');
+    [where, service, info] = await locate(options);
   } catch (e) {
     options.onError?.(e);
     throw e;
   }
-  const call = new Call(options, info);
+  const call = new Call(options, info, where, service);
   try {
     if (info.mode === 'twilio') {
       let Device = options.Device || globalThis.Twilio?.Device;
-      if (!Device && info.sdk_url) Device = await loadTwilioSDK(baseUrl + info.sdk_url);
+      if (!Device && info.sdk_url) Device = await loadTwilioSDK(service.url + info.sdk_url);
       if (!Device) throw new Error("voice: Twilio's Voice SDK is not loaded (pass {Device})");
       await call._startTwilio(Device);
     } else {
@@ -404,4 +518,4 @@ export async function connect(options) {
   return call;
 }
 
-export default {connect};
+export default {connect, describe};

@@ -241,7 +241,7 @@ def assert_panel_shows(page, challenge: dict) -> None:
     """The session panel shows the challenge's statement, tags and examples (as stored)."""
     from playwright.sync_api import expect
 
-    from peerplatform.store.challenge_view import render_statement
+    from peerplatform_contracts.challenge_view import render_statement
 
     panel = page.locator("#peerplatform-session .pp-Challenge")
     expect(panel.locator(".pp-Challenge-title")).to_have_text(challenge["title"])

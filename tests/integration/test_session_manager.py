@@ -18,18 +18,32 @@ from peerplatform.store.sessions import utcnow
 
 
 class RecordingHub:
-    def __init__(self):
+    """Records the Hub calls; a started server is ready at once."""
+
+    def __init__(self, store=None):
         self.calls = []
+        self.store = store
+        self.at_spawn = None  # the session document as the spawn found it
 
     async def remove_server(self, owner, name):
         self.calls.append(("remove", owner, name))
+
+    async def start_server(self, owner, name, options):
+        self.calls.append(("start", owner, name))
+        self.at_spawn = await self.store.sessions.get(options["session_id"])
+
+    async def share(self, owner, name, user):
+        self.calls.append(("share", owner, name, user))
+
+    async def progress(self, owner, name, timeout):
+        yield {"progress": 100, "ready": True, "url": f"/user/{owner}/{name}/"}
 
 
 @pytest.fixture
 def manager(store, redis):
     settings = PeerPlatform(spawn_timeout=30, ended_server_grace=600)
     room = WaitingRoom(redis, presence_ttl=30, rules=MatchRules(auto_accept=True))
-    return SessionManager(settings=settings, store=store, room=room, hub=RecordingHub(),
+    return SessionManager(settings=settings, store=store, room=room, hub=RecordingHub(store),
                           events=EventBus(redis))
 
 
@@ -100,12 +114,46 @@ async def test_sweep_fails_a_session_stuck_in_spawning_and_tells_both(manager, r
     await manager.join("alice", {})  # free again
 
 
-async def test_sweep_ends_an_active_session_long_past_its_time(manager):
+async def test_the_reaper_leaves_active_sessions_to_the_clock(manager):
+    # the end at time-up, with its final grading, is the clock sweep's (tests/integration/
+    # pair_api/test_pair_clock.py): the reaper never ends a session without its outcome
     doc = await matched_session(manager)
     await backdate(manager.store, doc["_id"], started_at=utcnow() - timedelta(seconds=600 + 301),
                    updated_at=utcnow() - timedelta(seconds=61))
-    assert await manager.reap() == 1
-    assert (await manager.store.sessions.get(doc["_id"]))["state"] == "ended"
+    assert await manager.reap() == 0
+    assert (await manager.store.sessions.get(doc["_id"]))["state"] == "active"
+
+
+CHALLENGE = {"slug": "two-sum", "title": "Two sum", "statement": "Add them.",
+             "difficulty": "easy", "tags": ["arrays"], "track": "python",
+             "starter_code": "def solve(a, b):\n    pass\n", "examples": [],
+             "tests": {"cases": [{"name": "t", "code": "assert solve(1, 2) == 3"}]},
+             "solution": "def solve(a, b):\n    return a + b\n", "time_limit_s": 10}
+
+
+async def test_the_service_picks_the_challenge_before_the_spawn(manager):
+    await manager.store.challenges.upsert(dict(CHALLENGE))
+    room = manager.room
+    await room.join("alice", {"difficulty": "easy"})
+    await room.join("bob", {"difficulty": "easy"})
+    match = await room.pick("abcdefabcdef")
+    doc = await manager.start_session(match)
+    assert doc["state"] == "active"
+    # the document named its challenge (public summary and pinned version) before the spawn
+    assert manager.hub.at_spawn["challenge"] == {
+        "slug": "two-sum", "title": "Two sum", "difficulty": "easy", "tags": ["arrays"],
+        "track": "python", "version": 1}
+    assert "tests" not in manager.hub.at_spawn["challenge"]
+    seen = await manager.store.challenges.history.for_session(doc["_id"])
+    assert sorted(a["user"] for a in seen) == ["alice", "bob"]
+
+
+async def test_a_session_without_a_matching_challenge_still_starts(manager):
+    room = manager.room
+    await room.join("alice", {"difficulty": "hard"})
+    await room.join("bob", {"difficulty": "hard"})
+    doc = await manager.start_session(await room.pick("abcdefabcdef"))
+    assert doc["state"] == "active" and manager.hub.at_spawn["challenge"] is None
 
 
 async def test_session_preferences_merge_and_match_my_level(manager):

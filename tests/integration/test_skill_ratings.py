@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from challenges_loader import collect, load
+from challenges_loader import collect
+from peerplatform.challenge_packs import load
 from peerplatform.sessions.ratings import rate_ended_sessions
 
 

@@ -41,8 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 MONGO_COLLECTIONS = ("challenges", "profiles", "sessions", "ratings", "attempts")
 #: fields that change by themselves while a session runs (the clock, the event log, saves)
 VOLATILE = {
+    # ("rev" counts the session's writes: a kernel notice the pair server sends is one)
     "sessions": ("events", "updated_at", "history", "snapshots", "last_saved_at", "clock",
-                 "heartbeat_at", "notebook", "checkpoints"),
+                 "heartbeat_at", "notebook", "checkpoints", "rev"),
     "profiles": ("last_seen", "last_seen_at", "seen_at"),
 }
 #: environment names whose values are secrets wherever they appear

@@ -11,10 +11,10 @@ from traitlets import TraitError
 from peerplatform.settings import PeerPlatform
 from peerplatform.store.profiles import InvalidPicture, reencode_picture
 from peerplatform.store.ratings import InvalidRating, validate_rating
-from peerplatform.web.charts import bar_chart, line_chart
-from peerplatform.web.dashboard import csv_safe, rolling
-from peerplatform.web.notebook_view import render_notebook
-from peerplatform.web.rights import reviewed_cohorts
+from peerplatform.charts import bar_chart, line_chart
+from peerplatform.dashboard import csv_safe, rolling
+from peerplatform.notebook_view import render_notebook
+from peerplatform.rights import reviewed_cohorts
 
 
 @pytest.mark.parametrize(

@@ -97,13 +97,23 @@ def test_identity_cache_and_pair_authorizer_in_the_arguments(make_spawner, confi
     assert "--LabApp.extension_manager=readonly" in args
 
 
-def test_env_names_the_session_its_own_notebook_root_and_the_stores(make_spawner, monkeypatch,
-                                                                     tmp_path):
-    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6399/0")
-    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:27099/?directConnection=true")
-    monkeypatch.setenv("PEERPLATFORM_MONGODB_DB", "pp_unit")
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "hub-only-secret")  # signs webhooks: Hub side only
-    monkeypatch.setenv("PEERPLATFORM_GRADER_CONCURRENCY", "3")  # grader settings reach the server
+def test_env_names_the_session_its_own_notebook_root_and_the_service(make_spawner,
+                                                                     monkeypatch, tmp_path):
+    # everything the Hub process holds that a pair server must never get
+    secrets = {
+        "REDIS_URL": "redis://127.0.0.1:6399/0",
+        "MONGODB_URI": "mongodb://127.0.0.1:27099/?directConnection=true",
+        "PEERPLATFORM_MONGODB_DB": "pp_unit",
+        "TWILIO_AUTH_TOKEN": "hub-only-secret",
+        "TWILIO_API_KEY_SECRET": "twilio-key-secret",
+        "PEERPLATFORM_VOICE_SECRET": "voice-secret",
+        "PEERPLATFORM_TURN_SECRET": "turn-secret",
+        "PEERPLATFORM_SERVICE_TOKEN": "service-token",
+        "PEERPLATFORM_GRADER_CONCURRENCY": "3",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PEERPLATFORM_SERVICE_PORT", "10999")
     first = make_spawner()
     other = make_spawner(server="s-zzz999yyy888")
     first.apply_user_options(first, {"session_id": SESSION})
@@ -119,11 +129,20 @@ def test_env_names_the_session_its_own_notebook_root_and_the_stores(make_spawner
     assert env["JUPYTERHUB_ROOT_DIR"] == str(session_dir / "work")
     assert (session_dir / "work").is_dir()
     assert other.get_env()["JUPYTERHUB_ROOT_DIR"] == str(tmp_path / "sessions/zzz999yyy888/work")
-    assert env["REDIS_URL"] == "redis://127.0.0.1:6399/0"
-    assert env["MONGODB_URI"] == "mongodb://127.0.0.1:27099/?directConnection=true"
-    assert env["PEERPLATFORM_MONGODB_DB"] == "pp_unit"
-    assert env["PEERPLATFORM_GRADER_CONCURRENCY"] == "3"
-    assert "TWILIO_AUTH_TOKEN" not in env
+    # the service's pair API, as pair servers on this machine reach it
+    assert env["PEERPLATFORM_API_URL"] == \
+        "http://127.0.0.1:10999/services/peerplatform/api/pair/"
+    for name, value in secrets.items():
+        assert name not in env, name
+        assert value not in env.values(), name
+
+
+def test_the_pair_api_url_is_configurable(make_spawner):
+    spawner = make_spawner(
+        platform_api_url="http://peerplatform.jhub.svc:10101/services/pp/api/pair")
+    spawner.apply_user_options(spawner, {"session_id": SESSION})
+    assert spawner.get_env()["PEERPLATFORM_API_URL"] == \
+        "http://peerplatform.jhub.svc:10101/services/pp/api/pair/"
 
 
 async def test_a_server_for_anyone_but_the_pair_owner_is_refused(make_spawner, tmp_path):

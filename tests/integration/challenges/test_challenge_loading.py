@@ -4,11 +4,20 @@ from pathlib import Path
 
 import pytest
 
-from challenges_loader import InvalidInput, Options, collect, load
+from challenges_loader import Options, collect
 from challenges_loader.cli import main
+from peerplatform.challenge_packs import InvalidInput, load
+from peerplatform.cli import main as peerplatform_main
 
 PACKS = Path(__file__).resolve().parents[2] / "fixtures" / "packs"
 FIXTURES = PACKS.parent
+
+
+def load_cli(args) -> int:
+    """``peerplatform challenges load ARGS...``'s exit status (loading is the platform's)."""
+    with pytest.raises(SystemExit) as exited:
+        peerplatform_main(["challenges", "load", *args])
+    return exited.value.code
 
 
 async def all_docs(store):
@@ -124,11 +133,10 @@ def test_cli_validate_load_and_stats(mongodb_uri, mongodb_database, capsys):
     pack = str(PACKS / "ok-minimal")
     assert main(["validate", pack]) == 0
     assert "2 challenge(s) valid" in capsys.readouterr().out
-    args = ["load", pack, "--mongodb-uri", mongodb_uri, "--database", mongodb_database,
-            "--no-progress"]
-    assert main(args) == 0
+    args = [pack, "--mongodb-uri", mongodb_uri, "--database", mongodb_database, "--no-progress"]
+    assert load_cli(args) == 0
     assert "loaded 2 challenge(s): 2 new" in capsys.readouterr().out
-    assert main(args) == 0
+    assert load_cli(args) == 0
     assert "0 new, 0 updated (new version), 2 unchanged" in capsys.readouterr().out
     assert main(["stats", pack]) == 0
     out = capsys.readouterr().out
@@ -140,7 +148,9 @@ def test_cli_reports_errors_and_exit_status(capsys):
     err = capsys.readouterr().err
     assert "challenge 'broken-one': field difficulty:" in err
     assert "1 error(s); nothing was written" in err
-    assert main(["load", str(PACKS / "ok-minimal"), "--mongodb-uri", ""]) == 2
+    assert load_cli([str(PACKS / "ok-minimal"), "--mongodb-uri", ""]) == 2
+    assert main(["load", str(PACKS / "ok-minimal")]) == 2   # moved: the loader has no store
+    assert "peerplatform challenges load" in capsys.readouterr().err
     assert main(["validate", "x", "--exercism-difficulty-map", "1=easy"]) == 2
     assert main(["frobnicate"]) == 2
 
@@ -175,12 +185,12 @@ def test_cli_load_with_verify_refuses_a_broken_solution(tmp_path, mongodb_uri, m
                                                         capsys):
     text = (PACKS / "ok-minimal" / "pack.yaml").read_text().replace("return a + b", "return 0")
     (tmp_path / "p.yaml").write_text(text)
-    args = ["load", str(tmp_path / "p.yaml"), "--verify", "--no-progress",
+    args = [str(tmp_path / "p.yaml"), "--verify", "--no-progress",
             "--mongodb-uri", mongodb_uri, "--database", mongodb_database]
-    assert main(args) == 1
+    assert load_cli(args) == 1
     assert "nothing was written" in capsys.readouterr().err
-    args[1] = str(PACKS / "ok-minimal")
-    assert main(args) == 0
+    args[0] = str(PACKS / "ok-minimal")
+    assert load_cli(args) == 0
     assert "2 new" in capsys.readouterr().out
 
 

@@ -25,9 +25,9 @@ from learner_sandbox.command import sandbox_env
 from learner_sandbox.limits import Limits as KernelLimits
 from learner_sandbox.limits import SessionCgroup, cgroup_version
 
-from peerplatform_ext.grader import Limits, grade_sync
-from peerplatform_ext.grader.sandbox import RUNNER_INSIDE
-from peerplatform_ext.grader.settings import GraderSettings
+from peerplatform_grader import Limits, grade_sync
+from peerplatform_grader.sandbox import RUNNER_INSIDE
+from peerplatform_grader.settings import GraderSettings
 
 REPO = Path(__file__).resolve().parents[3]
 ADD = {
@@ -277,7 +277,7 @@ def pair_server_user_can_run_the_grader() -> bool:
     except KeyError:
         return False
     done = subprocess.run(["setpriv", "--reuid=pp-server", "--regid=pp-server", "--init-groups",
-                           sys.executable, "-c", "import peerplatform_ext.grader"],
+                           sys.executable, "-c", "import peerplatform_grader"],
                           cwd="/", env={"PATH": "/usr/bin:/bin"}, capture_output=True)
     return done.returncode == 0
 
@@ -288,14 +288,14 @@ def test_as_the_pair_servers_user_it_runs_as_the_kernel_user_with_a_clean_output
     """As a pair server grades (pp-server, not root): the kernel user through the mapped user
     namespace; a cgroup it may not join (the grader's, made by root) is reported neither as a
     layer nor in the learners' output."""
-    from peerplatform_ext.grader.sandbox import GRADER_CGROUP, box_settings
+    from peerplatform_grader.sandbox import GRADER_CGROUP, box_settings
 
     cgroup = SessionCgroup(GRADER_CGROUP)
     if cgroup.version is not None:
         cgroup.create(KernelLimits.from_settings(box_settings(Limits(), GRADER_CGROUP)))
     script = (
         "import json\n"
-        "from peerplatform_ext.grader import grade_sync\n"
+        "from peerplatform_grader import grade_sync\n"
         f"challenge = {ADD!r}\n"
         "code = 'import os\\nprint(sorted(os.environ))\\n# %%\\n' + " + repr(GOOD) + "\n"
         "print(json.dumps(grade_sync(challenge, code)))\n"

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from peerplatform_ext.grader import Limits, grade, grade_sync
-from peerplatform_ext.grader.sandbox import confined
+from peerplatform_grader import Limits, grade, grade_sync
+from peerplatform_grader.sandbox import confined
 
 # random per run and never written whole in a file, so a checkout of this repository (which
 # may itself sit under /tmp) is not a false "found"

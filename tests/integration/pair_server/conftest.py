@@ -1,4 +1,5 @@
-"""Fixtures for the pair-server tests: real ``jupyter server`` subprocesses (see pairkit.py)."""
+"""Fixtures for the pair-server tests: real ``jupyter server`` subprocesses, each the client of
+a real platform service process (its pair API and clock; see pairkit.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ def pair_server_factory(tmp_path_factory, mongodb_uri, redis_url):
     """Start pair servers for this module; all are stopped at its end.
 
     ``factory(duration_s=..., state=..., swap_schedule_s=..., extra_config=...)`` seeds a
-    session (challenges + document, through the store contracts) and starts its server.
+    session in the service's store (challenges + document with its picked challenge, through
+    the store contracts), and starts the service's pair API and the pair server (which gets
+    only the API's URL and its own token).
     """
     started: list[PairServer] = []
 

@@ -1,6 +1,13 @@
 """Test kit for the pair server: a real ``jupyter server`` subprocess with jupyter-collaboration
-and our extension, a seeded session, and Python RTC clients (pycrdt ``Provider`` +
+and our extension, the platform service's pair API it is a client of (a real subprocess:
+``tests/integration/pair_api/serviceproc.py``, with the service's clock sweep and grading), a
+session seeded in the service's store, and Python RTC clients (pycrdt ``Provider`` +
 jupyter_ydoc ``YNotebook`` over ``websockets``, as in notes/rtc.md §4).
+
+The pair server gets what the spawner gives it in production and nothing else: the pair
+API's URL (``PEERPLATFORM_API_URL``) and its own token (``JUPYTERHUB_API_TOKEN``, here a
+static token the service maps to this one session). No store URL, no Redis URL. The store
+stays the test's way to seed and to look: it is the service's.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ from learner_sandbox.folders import prepare_session_dir
 from pycrdt import Doc, Provider
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "pair_api"))
+
+from serviceproc import ServiceProcess  # noqa: E402
+
 OWNER = "pp-pairs"
 DRIVER, OBSERVER = "alice", "bob"
 STRANGER = "eve"  # no access to this server at all
@@ -58,8 +69,12 @@ def free_port() -> int:
 
 
 def seed_session(mongodb_uri: str, database: str, session_id: str, *, duration_s: int,
-                 state: str = "active", swap_schedule_s=None, challenges=CHALLENGES) -> None:
-    """Write the challenges and the session document through the store's contracts."""
+                 state: str = "active", swap_schedule_s=None, challenges=CHALLENGES,
+                 difficulty: str = "easy") -> None:
+    """Write the challenges and the session document through the store's contracts, as the
+    service does when it creates a session: the challenge is picked (one neither member has
+    seen, of the members' preferred difficulty) and named in the document before the spawn."""
+    from peerplatform.pair.picking import pick_for, summary
     from peerplatform.store import connect
 
     async def go():
@@ -67,11 +82,16 @@ def seed_session(mongodb_uri: str, database: str, session_id: str, *, duration_s
         try:
             for ch in challenges:
                 await store.challenges.upsert(dict(ch))
+            members = [DRIVER, OBSERVER]
+            picked = await pick_for(store, members, difficulty=difficulty)
             await store.sessions.create(
-                session_id=session_id, members=[DRIVER, OBSERVER], driver=DRIVER,
+                session_id=session_id, members=members, driver=DRIVER,
                 observer=OBSERVER, server_owner=OWNER, duration_s=duration_s,
-                preferences={"difficulty": "easy"}, swap_schedule_s=swap_schedule_s,
+                challenge=summary(picked) if picked else None,
+                preferences={"difficulty": difficulty}, swap_schedule_s=swap_schedule_s,
             )
+            if picked:
+                await store.challenges.record_seen(members, picked, session_id)
             for step in ("spawning", "active"):
                 if state == "pending":
                     break
@@ -109,12 +129,22 @@ class PairServer:
     """``jupyter server`` for one session, configured as the spawner does (env), with a
     test-only IdentityProvider mapping tokens to users (``pp_test_identity.py``)."""
 
+    #: The service's settings for tests: a quick clock, a short wait for the final snapshot.
+    SERVICE_SETTINGS = {"clock_interval": 0.2, "state_poll_interval": 0.1,
+                        "final_snapshot_wait": 5}
+
     def __init__(self, tmp: Path, *, mongodb_uri: str, database: str, session_id: str,
-                 redis_url: str = "", extra_config: str = ""):
+                 redis_url: str = "", extra_config: str = "",
+                 service_settings: dict | None = None):
         self.tmp = tmp
         self.session_id = session_id
         self.mongodb_uri = mongodb_uri
         self.database = database
+        # the platform service's pair API: its own process, on the session's store
+        self.token = f"tok-pair-server-{session_id}"
+        self.service = ServiceProcess(
+            mongodb_uri, database, redis_url=redis_url, tokens={self.token: session_id},
+            settings={**self.SERVICE_SETTINGS, **(service_settings or {})}, log_dir=tmp)
         # outside pytest's 0700 temp folder: the kernel's sandbox user must reach it
         self.session_dir = Path(tempfile.mkdtemp(prefix=f"pp-session-{session_id}-"))
         os.chmod(self.session_dir.parent, os.stat(self.session_dir.parent).st_mode | 0o111)
@@ -157,20 +187,24 @@ class PairServer:
             "JUPYTER_RUNTIME_DIR": str(tmp / "jrun"),
             "JUPYTER_PLATFORM_DIRS": "1",
             "HOME": str(self.session_dir),
-            "MONGODB_URI": mongodb_uri,
-            "PEERPLATFORM_MONGODB_DB": database,
             "JUPYTERHUB_USER": OWNER,
             "JUPYTERHUB_SERVER_NAME": f"s-{session_id}",
+            "JUPYTERHUB_API_TOKEN": self.token,
+            "PEERPLATFORM_API_URL": self.service.api_url,
             "PEERPLATFORM_SESSION_ID": session_id,
             "PEERPLATFORM_SESSION_DIR": str(self.session_dir),
-            "REDIS_URL": redis_url,
         }
-        for key in ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_API_URL"):
+        # what the pair server must never hold (the platform's stores, the service's token)
+        for key in ("MONGODB_URI", "PEERPLATFORM_MONGODB_DB", "REDIS_URL",
+                    "JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_API_URL"):
             self.env.pop(key, None)
 
     # -- process ---------------------------------------------------------------------------
 
     def start(self, timeout: float = 90) -> PairServer:
+        """Start the service (unless it runs) and the pair server; returns once the pair
+        server has the session from the service."""
+        self.start_service()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter_server", f"--config={self.config_path}"],
@@ -183,13 +217,17 @@ class PairServer:
             try:
                 r = httpx.get(self.url("/peerplatform/api/clock"), headers=self.auth(DRIVER),
                               timeout=2)
-                if r.status_code in (200, 404):
+                if r.status_code in (200, 404):  # 404: no pair server here (inert)
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"pair server did not answer in {timeout} s:\n{self.log()}")
+
+    def start_service(self) -> None:
+        if self.service.proc is None or self.service.proc.poll() is not None:
+            self.service.start()
 
     def run_until_exit(self, timeout: float = 60) -> int:
         """Start, expecting the server to refuse to run; returns its exit code."""
@@ -204,18 +242,24 @@ class PairServer:
             self.stop()
             raise AssertionError(f"the server kept running:\n{self.log()}") from None
 
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+    def stop(self, service: bool = True) -> None:
+        """Stop the pair server, and the service too unless ``service`` is False (a pair
+        server restarting while the platform goes on)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if service:
+            self.service.stop()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
+
+    def service_log(self) -> str:
+        return self.service.log_tail(6000)
 
     def log_mark(self) -> int:
         return self.log_path.stat().st_size
@@ -226,7 +270,7 @@ class PairServer:
             return f.read().decode(errors="replace")
 
     def session(self) -> dict:
-        """The session document in the store, now."""
+        """The session document in the (service's) store, now."""
         return session_doc(self.mongodb_uri, self.database, self.session_id)
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -269,7 +313,8 @@ class PairServer:
 
 @contextlib.asynccontextmanager
 async def platform_store(server: PairServer):
-    """The store as the platform service sees it (to start or end the session)."""
+    """The service's store (to start or end the session as the platform would, or to look
+    at what the service recorded)."""
     from peerplatform.store import Store
 
     store = Store(server.mongodb_uri, server.database)

@@ -1,5 +1,7 @@
-"""The authoritative clock: nothing before the start, the scheduled swap, and time-up
-(lock both, save through RTC, final tests, outcome in the store, both members told)."""
+"""The clock, end to end: the platform service keeps it (the start, the scheduled swap, the
+end and its outcome); the pair server enforces it at once (nothing before the start, rights
+reversed at the swap, both locked at time-up, the notebook saved, the final snapshot sent,
+kernels stopped) and tells both members."""
 
 from __future__ import annotations
 
@@ -104,16 +106,21 @@ async def test_a_session_runs_out_its_clock(server, redis_url):
             text = on_disk(server)
             assert "# alice, first half" in text and "# bob, second half" in text
             assert "too late" not in text
-        # -- the outcome is in the store ----------------------------------------------------
+        # -- the outcome is in the store: the service graded the final snapshot ---------------
         doc = server.session()
         assert doc["state"] == "ended" and doc["ended_at"]
         outcome = doc["outcome"]
-        assert outcome["reason"] == "time is up" and outcome["ended_by"] == "pair-server"
-        assert outcome["notebook_saved"] is True
+        assert outcome["reason"] == "time is up" and outcome["ended_by"] == "service"
+        assert outcome["notebook_saved"] is True and outcome["final_snapshot"] is True
         assert outcome["challenge"] == doc["challenge"]["slug"]
         assert outcome["grader"] == "ok" and outcome["tests"]["total"] == 2
         stored = json.loads(outcome["notebook_json"])
-        assert "# bob, second half" in "".join(c["source"] for c in stored["cells"])
+        assert "# bob, second half" in "".join(
+            "".join(c["source"]) for c in stored["cells"])
+        async with platform_store(server) as store:
+            finals = [s for s in await store.snapshots.for_session(server.session_id)
+                      if s["final"]]
+        assert len(finals) == 1 and finals[0]["by"] == OBSERVER  # bob drove at the end
         # ...and in both members' history, against the version the session showed
         shown = doc["challenge"]
         assert shown["version"] is not None
@@ -132,7 +139,7 @@ async def test_a_session_runs_out_its_clock(server, redis_url):
                 "status", "passed", "failed", "errors", "total")}
         # kernels stopped: nothing runs after the end
         assert (await server.request(DRIVER, "GET", "/api/kernels")).json() == []
-        # -- both lobbies were told ---------------------------------------------------------
+        # -- both lobbies were told (by the service) -----------------------------------------
         told = {}
         for _ in range(20):
             message = await lobby.get_message(timeout=0.5)
@@ -160,5 +167,4 @@ async def test_a_session_runs_out_its_clock(server, redis_url):
     # the final test results, per test, for a page (re)loaded after the end
     final = session["final_tests"]
     assert final["grader"] == "ok" and final["result"]["total"] == 2
-    assert {t["name"] for t in final["result"]["tests"]} == {
-        t["name"] for t in outcome["tests"]["tests"]}
+    assert {t["name"] for t in final["result"]["tests"]} == {"one", "word"}

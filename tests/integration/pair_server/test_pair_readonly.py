@@ -31,8 +31,7 @@ SETTLE = 0.6
 
 @pytest.fixture(scope="module")
 def server(pair_server_factory):
-    return pair_server_factory(
-        duration_s=3600, extra_config="c.PeerPlatformExtension.swap_at_fractions = []\n")
+    return pair_server_factory(duration_s=3600, swap_schedule_s=[])  # no scheduled swap
 
 
 @pytest.fixture(scope="module")

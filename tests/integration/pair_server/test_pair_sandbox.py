@@ -220,10 +220,12 @@ async def test_the_kernel_runs_in_the_sandbox_and_is_the_only_one(sandboxed):
     try:
         seen = json.loads(await execute(sandboxed, kernel_id, WHO))
         assert (seen["uid"], seen["gid"], seen["cwd"]) == (1000, 1000, "/home/learner")
-        for secret in ("MONGODB_URI", "REDIS_URL", "PEERPLATFORM_MONGODB_DB",
-                       "JUPYTERHUB_API_TOKEN", "PEERPLATFORM_SESSION_DIR"):
+        for secret in ("JUPYTERHUB_API_TOKEN", "PEERPLATFORM_API_URL",
+                       "PEERPLATFORM_SESSION_DIR"):
             assert secret not in seen["env"]
-        assert "MONGODB_URI" in sandboxed.env  # the server has it: the sandbox kept it out
+        assert sandboxed.token not in json.dumps(seen)
+        # the server has its credential: the sandbox kept it out
+        assert "JUPYTERHUB_API_TOKEN" in sandboxed.env
         # on the host, the kernel is the kernel user
         kernels = kernel_processes(sandboxed)
         assert kernels and {p.uids().real for p in kernels} == {
@@ -261,6 +263,6 @@ async def test_the_unsafe_opt_out_runs_the_kernel_unconfined_and_says_so(unsafe)
     assert r.status_code == 201, (r.status_code, r.text)
     seen = json.loads(await execute(server, r.json()["kernel"]["id"], WHO))
     assert seen["uid"] == os.geteuid() == 0  # the server's user: root here
-    assert "MONGODB_URI" in seen["env"]  # its environment too: what "unsafe" means
+    assert "JUPYTERHUB_API_TOKEN" in seen["env"]  # its environment too: what "unsafe" means
     assert "runs WITHOUT the sandbox" in server.log()
     assert {p.uids().real for p in kernel_processes(server)} == {0}

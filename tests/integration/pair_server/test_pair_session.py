@@ -1,4 +1,5 @@
-"""Challenge cell, role swap on request, test runs: one running pair session."""
+"""Challenge cell, role swap on request, test runs: one running pair session, its pair server a
+client of the platform service's pair API (which picks, grades and records)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 from pairkit import DRIVER, OBSERVER, EventStream, RtcClient, eventually
@@ -18,8 +20,7 @@ PERMS = json.dumps({"contents": ["write"], "kernels": ["execute"]})
 
 @pytest.fixture(scope="module")
 def server(pair_server_factory):
-    srv = pair_server_factory(
-        duration_s=3600, extra_config="c.PeerPlatformExtension.swap_at_fractions = []\n")
+    srv = pair_server_factory(duration_s=3600, swap_schedule_s=[])  # no scheduled swap
     assert asyncio.run(eventually(lambda: (srv.work / "session.ipynb").exists()
                                   and len(srv.notebook_on_disk()["cells"]) == 2, 20))
     return srv
@@ -60,8 +61,17 @@ async def test_the_session_challenge_is_in_the_notebook_at_start(server):
     assert "def solve(x):" in "".join(cells[1]["source"])
     async with RtcClient(server, OBSERVER) as late:
         assert statement_slugs(late.cells()) == [slug]
-    events = [e for e in doc["events"] if e["type"] == "challenge"]
-    assert len(events) == 1 and events[0]["slug"] == slug and events[0]["at"]
+
+
+def test_the_pair_server_holds_its_session_credential_and_no_platform_key(server):
+    """What it was started with: the pair API's URL and its own token, no store, no Redis."""
+    env = dict(item.split("=", 1) for item in (
+        Path(f"/proc/{server.proc.pid}/environ").read_bytes().decode().split("\0")) if "=" in item)
+    assert env["PEERPLATFORM_API_URL"] == server.service.api_url
+    assert env["JUPYTERHUB_API_TOKEN"] == server.token
+    for key in ("MONGODB_URI", "PEERPLATFORM_MONGODB_DB", "REDIS_URL"):
+        assert key not in env
+    assert server.mongodb_uri not in "\n".join(env.values())
 
 
 async def test_driver_changes_the_challenge_both_see_it_live_on_disk_and_late(server):

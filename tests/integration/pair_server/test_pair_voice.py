@@ -1,7 +1,9 @@
-"""Voice in a real pair server: who gets a call, the signaling relay, the end of the call.
+"""Voice in a real pair server: who reaches the call, the signaling relay, the end of the call.
 
-The media itself is proven in ``test_pair_voice_browser.py`` (two Chromiums); here the
-server's side of the protocol is driven with plain websocket clients.
+The pair server holds no voice secret: the call's description, Twilio tokens and TURN
+credentials come from the platform service (tests/integration/voice). The media itself is
+proven in ``test_pair_voice_browser.py`` (two Chromiums); here the server's side of the
+protocol is driven with plain websocket clients.
 """
 
 from __future__ import annotations
@@ -10,36 +12,18 @@ import asyncio
 import contextlib
 import json
 
-import jwt
 import pytest
 import websockets
 from pairkit import DRIVER, OBSERVER, OUTSIDER, STRANGER, eventually, platform_store
 
-from peerplatform.voice.identity import caller_identity
-
 pytestmark = pytest.mark.timeout(240)
 
 SIGNAL = "/peerplatform/api/voice/signal"
-KEY_SECRET = "k" * 32
-SECRET = "voice-secret-for-tests-0123456789"
-TWILIO_CONFIG = (
-    f"c.VoiceSettings.twilio_account_sid = 'AC{'1' * 32}'\n"
-    f"c.VoiceSettings.twilio_api_key_sid = 'SK{'2' * 32}'\n"
-    f"c.VoiceSettings.twilio_api_key_secret = '{KEY_SECRET}'\n"
-    f"c.VoiceSettings.twilio_twiml_app_sid = 'AP{'3' * 32}'\n"
-    f"c.VoiceSettings.secret = '{SECRET}'\n"
-    "c.VoiceSettings.token_ttl = 120\n"
-)
 
 
 @pytest.fixture(scope="module")
 def server(pair_server_factory):
     return pair_server_factory(duration_s=3600)
-
-
-@pytest.fixture(scope="module")
-def twilio_server(pair_server_factory):
-    return pair_server_factory(duration_s=3600, extra_config=TWILIO_CONFIG)
 
 
 class Peer:
@@ -79,18 +63,14 @@ async def pair(server):
 
 # -- who may take part -----------------------------------------------------------------------
 
-async def test_members_get_a_webrtc_call_without_any_public_server(server):
+async def test_members_learn_where_the_call_is_and_nothing_secret(server):
     r = await server.request(DRIVER, "GET", "/peerplatform/api/voice")
     assert r.status_code == 200, r.text
-    info = r.json()
-    assert info["mode"] == "webrtc"
-    assert info["ice_servers"] == []  # host candidates only: no public STUN by default
-    assert info["signal_url"] == "peerplatform/api/voice/signal"
-    assert info["offerer"] is True  # alice sorts first
-    r = await server.request(OBSERVER, "GET", "/peerplatform/api/voice")
-    assert r.json()["offerer"] is False
-    r = await server.request(DRIVER, "GET", "/peerplatform/api/voice/token")
-    assert r.status_code == 404 and "not Twilio" in r.json()["message"]
+    # the service (same origin, through the Hub's proxy) has the rest; no token, no ICE here
+    assert r.json() == {"session": server.session_id, "service_url": "/services/peerplatform/",
+                        "signal_url": "peerplatform/api/voice/signal"}
+    for path in ("/peerplatform/api/voice/token", "/peerplatform/static/twilio-voice.min.js"):
+        assert (await server.request(DRIVER, "GET", path)).status_code == 404
 
 
 @pytest.mark.parametrize("user", [OUTSIDER, STRANGER])
@@ -114,8 +94,8 @@ async def test_the_browser_module_is_served(server):
 async def test_the_server_assigns_the_offerer_and_relays_the_negotiation(server):
     stack, a, b, welcome_a, welcome_b = await pair(server)
     async with stack:
-        assert welcome_a == {"type": "welcome", "mode": "webrtc", "offerer": True,
-                             "partner_present": False, "partner_muted": False}
+        assert welcome_a == {"type": "welcome", "offerer": True, "partner_present": False,
+                             "partner_muted": False}
         assert welcome_b["partner_present"] is True and welcome_b["offerer"] is False
         start_a, start_b = await a.recv_type("start"), await b.recv_type("start")
         assert (start_a["offerer"], start_b["offerer"]) == (True, False)
@@ -181,73 +161,21 @@ async def test_a_second_connection_replaces_the_first_and_mute_state_is_kept(ser
             assert (await a2.recv_type("partner-left"))["type"] == "partner-left"
 
 
-# -- Twilio mode -----------------------------------------------------------------------------
-
-async def test_twilio_mode_mints_tokens_for_the_callers_opaque_identity(twilio_server):
-    sid = twilio_server.session_id
-    r = await twilio_server.request(OBSERVER, "GET", "/peerplatform/api/voice")
-    assert r.status_code == 200, r.text
-    info = r.json()
-    assert info["mode"] == "twilio" and info["ttl_s"] == 120
-    ident = caller_identity(SECRET, sid, OBSERVER)
-    assert info["identity"] == ident and OBSERVER not in ident
-    claims = jwt.decode(info["token"], KEY_SECRET, algorithms=["HS256"])
-    assert claims["grants"]["identity"] == ident
-    assert claims["grants"]["voice"]["outgoing"]["application_sid"] == "AP" + "3" * 32
-    assert claims["exp"] - claims["nbf"] == 120
-    r = await twilio_server.request(OBSERVER, "GET", "/peerplatform/api/voice/token")
-    fresh = jwt.decode(r.json()["token"], KEY_SECRET, algorithms=["HS256"])
-    assert fresh["grants"]["identity"] == ident
-    for user in (OUTSIDER, STRANGER):
-        r = await twilio_server.request(user, "GET", "/peerplatform/api/voice/token")
-        assert r.status_code == 403
-
-
-async def test_twilio_sdk_is_served_only_in_twilio_mode(twilio_server, server):
-    r = await twilio_server.request(DRIVER, "GET", "/peerplatform/api/voice")
-    assert r.json()["sdk_url"] == "peerplatform/static/twilio-voice.min.js"
-    r = await twilio_server.request(DRIVER, "GET", "/peerplatform/static/twilio-voice.min.js")
-    assert r.status_code == 200 and "javascript" in r.headers["content-type"]
-    r = await server.request(DRIVER, "GET", "/peerplatform/static/twilio-voice.min.js")
-    assert r.status_code == 404
-
-
-async def test_the_voice_files_are_not_served_to_anonymous_callers(twilio_server, server):
-    """Nor is whether a server's call is Twilio's: anonymous callers get the same refusal
-    from both servers, and a visitor the Hub lets in who is not a member gets no SDK."""
+async def test_the_voice_module_is_not_served_to_anonymous_callers(server):
     import httpx
 
     async with httpx.AsyncClient(timeout=30) as anonymous:
-        answers = set()
-        for srv in (twilio_server, server):
-            for method, path in [("GET", "/peerplatform/static/voice.js"),
-                                 ("HEAD", "/peerplatform/static/voice.js"),
-                                 ("GET", "/peerplatform/static/twilio-voice.min.js")]:
-                r = await anonymous.request(method, srv.url(path))
-                assert r.status_code in (302, 403), (method, path, r.status_code)
-                assert "connect" not in r.text and "Twilio" not in r.text
-                answers.add((method, path, r.status_code, r.headers.get("location", "")
-                             .replace(str(srv.port), "PORT")))
-        assert len(answers) == 3, answers  # the same for both servers
-    for path in ("/peerplatform/static/voice.js", "/peerplatform/static/twilio-voice.min.js"):
-        assert (await twilio_server.request(STRANGER, "GET", path)).status_code == 403
-    r = await twilio_server.request(OUTSIDER, "GET", "/peerplatform/static/twilio-voice.min.js")
-    assert r.status_code == 403
+        for method in ("GET", "HEAD"):
+            r = await anonymous.request(method, server.url("/peerplatform/static/voice.js"))
+            assert r.status_code in (302, 403), (method, r.status_code)
+            assert "connect" not in r.text
+    assert (await server.request(STRANGER, "GET", "/peerplatform/static/voice.js")).status_code \
+        == 403
     # the module is plain code, served like JupyterLab's own assets to whoever may be here
-    r = await twilio_server.request(OUTSIDER, "GET", "/peerplatform/static/voice.js")
+    r = await server.request(OUTSIDER, "GET", "/peerplatform/static/voice.js")
     assert r.status_code == 200 and "export async function connect" in r.text
-    r = await twilio_server.request(OBSERVER, "HEAD", "/peerplatform/static/voice.js")
+    r = await server.request(OBSERVER, "HEAD", "/peerplatform/static/voice.js")
     assert r.status_code == 200 and "javascript" in r.headers["content-type"]
-
-
-async def test_twilio_mode_relays_mute_but_no_webrtc(twilio_server):
-    stack, a, b, welcome_a, _ = await pair(twilio_server)
-    async with stack:
-        assert welcome_a["mode"] == "twilio"
-        await a.send({"type": "offer", "sdp": "v=0"})
-        assert (await a.recv_type("error"))["message"] == "this call is not WebRTC"
-        await b.send({"type": "mute", "muted": True})
-        assert await a.recv_type("partner-mute") == {"type": "partner-mute", "muted": True}
 
 
 # -- the end ---------------------------------------------------------------------------------

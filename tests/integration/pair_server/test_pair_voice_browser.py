@@ -1,10 +1,13 @@
-"""The voice module in headless Chromium (Debian's, through Playwright).
+"""The voice module in headless Chromium (Debian's, through Playwright), with the pair server
+(signaling) and the platform service's voice API (the call, tokens, ICE) on one origin behind
+JupyterHub's proxy, as in production (``voice_page.VoiceStack``).
 
 * Real audio: two Chromium processes join one session's call through our signaling and talk
   (fake microphones playing tones), inside a loopback-only network namespace.
 * The Twilio path with a fake ``Device`` (Twilio's SDK cannot reach its cloud here): token
-  refresh on ``tokenWillExpire``, mute, disconnect when the session ends, and a timeout with
-  a clear message when ``connect()`` never completes.
+  refresh on ``tokenWillExpire`` from the service, mute (the partner is told through the pair
+  server, the conference participant through the service), disconnect when the session ends,
+  and a timeout with a clear message when ``connect()`` never completes.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ import jwt
 import pytest
 import websockets
 from pairkit import DRIVER, OBSERVER, TOKENS, eventually, platform_store
-from test_pair_voice import KEY_SECRET, SECRET, TWILIO_CONFIG
-from voice_page import CHROMIUM, CHROMIUM_ARGS, open_page, page_config
+from voice_page import CHROMIUM, CHROMIUM_ARGS, VoiceStack, page_config
+from voicekit import KEY_SECRET, SECRET, twilio_settings
 
-from peerplatform.voice.identity import caller_identity
+from peerplatform_contracts.voice_identity import caller_identity, conference_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 HERE = Path(__file__).resolve().parent
@@ -83,6 +86,11 @@ def test_leaving_ends_one_side_and_the_other_waits(audio):
     assert after["alice"]["state"] == "connecting" and after["alice"]["presence"][-1] is False
 
 
+def test_the_call_came_from_the_service_without_a_public_server(audio):
+    assert audio["modes"] == {"alice": "webrtc", "bob": "webrtc"}
+    assert audio["ice_servers"] == {"alice": [], "bob": []}
+
+
 def test_a_non_member_is_refused(audio):
     assert audio["outsider_join"] == \
         "rejected: voice is unavailable (403): you are not a member of this session"
@@ -124,9 +132,22 @@ FAKE_DEVICE = """
 
 
 @pytest.fixture(scope="module")
-def twilio_server(pair_server_factory, tmp_path_factory):
+def pair_server(pair_server_factory, tmp_path_factory):
     page = page_config(tmp_path_factory.mktemp("voice-page"))
-    return pair_server_factory(duration_s=3600, extra_config=TWILIO_CONFIG + page)
+    return pair_server_factory(duration_s=3600, extra_config=page)
+
+
+@pytest.fixture
+async def twilio_server(pair_server, tmp_path):
+    """The pair server, and the service's voice API in Twilio mode, behind one proxy."""
+    async with platform_store(pair_server) as store:
+        stack = VoiceStack(store, twilio_settings(token_ttl=120), pair_server.base,
+                           log_path=tmp_path / "proxy.log").start()
+        stack.server = pair_server
+        try:
+            yield stack
+        finally:
+            stack.stop()
 
 
 @pytest.fixture
@@ -139,8 +160,8 @@ async def chromium():
         await browser.close()
 
 
-async def fake_page(browser, server, user=DRIVER):
-    page = await open_page(browser, server.base, TOKENS[user])
+async def fake_page(browser, stack, user=DRIVER):
+    page = await stack.open_page(browser, user, TOKENS[user])
     await page.evaluate(FAKE_DEVICE)
     return page
 
@@ -165,17 +186,17 @@ async def test_connect_times_out_with_a_clear_message(twilio_server, chromium):
 
 
 async def test_the_real_sdk_offline_fails_with_a_clear_message(twilio_server):
-    """Twilio's own SDK, served by the pair server, with every hostname but 127.0.0.1
+    """Twilio's own SDK, served by the platform service, with every hostname but 127.0.0.1
     unresolvable: its connect() never completes, so our timeout must end the attempt."""
     from playwright.async_api import async_playwright
 
-    r = await twilio_server.request(DRIVER, "GET", "/peerplatform/static/twilio-voice.min.js")
-    assert r.status_code == 200, "Twilio's Voice SDK is missing: run `npm install`"
+    assert twilio_server.service.calls.sdk_file(), \
+        "Twilio's Voice SDK is missing: run `npm install`"
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
         try:
-            page = await open_page(browser, twilio_server.base, TOKENS[DRIVER])
+            page = await twilio_server.open_page(browser, DRIVER, TOKENS[DRIVER])
             assert await page.evaluate("pp.join({timeoutMs: 3000})") == "ok"
             assert await page.evaluate("typeof Twilio.Device") == "function"
             assert await page.evaluate("Twilio.Device.version") == "2.18.5"
@@ -190,9 +211,14 @@ async def test_the_real_sdk_offline_fails_with_a_clear_message(twilio_server):
 
 async def test_twilio_call_token_refresh_mute_and_end(twilio_server, chromium):
     page = await fake_page(chromium, twilio_server)
-    sid = twilio_server.session_id
-    async with websockets.connect(twilio_server.ws_url("/peerplatform/api/voice/signal"),
-                                  additional_headers=twilio_server.auth(OBSERVER)) as partner:
+    server = twilio_server.server
+    sid = server.session_id
+    # the members are in the pair's conference (what Twilio does after the TwiML webhook)
+    me = caller_identity(SECRET, sid, DRIVER)
+    conf = twilio_server.twilio.start_conference(
+        conference_name(SECRET, sid), [me, caller_identity(SECRET, sid, OBSERVER)])
+    async with websockets.connect(server.ws_url("/peerplatform/api/voice/signal"),
+                                  additional_headers=server.auth(OBSERVER)) as partner:
         assert json.loads(await partner.recv())["type"] == "welcome"
         assert await page.evaluate("pp.join({Device: FakeDevice})") == "ok"
         first = claims(await page.evaluate("devices[0].token"))
@@ -211,18 +237,22 @@ async def test_twilio_call_token_refresh_mute_and_end(twilio_server, chromium):
 
         await page.evaluate("pp.call.mute(true)")
         assert await page.evaluate("devices[0].call.log") == [["mute", True]]
-        assert json.loads(await asyncio.wait_for(partner.recv(), 10)) == {
-            "type": "partner-joined", "muted": False}
-        assert json.loads(await asyncio.wait_for(partner.recv(), 10)) == {
-            "type": "partner-mute", "muted": True}
+        # the conference's own state, through the service (the pair server has no Twilio key)
+        assert await eventually(
+            lambda: twilio_server.twilio.participant(conf, me)["muted"] is True, 10)
+        # the relay does not know the call is Twilio's: it says who would offer, and the
+        # browsers of a Twilio call ignore that
+        assert [json.loads(await asyncio.wait_for(partner.recv(), 10)) for _ in range(3)] == [
+            {"type": "partner-joined", "muted": False}, {"type": "start", "offerer": False},
+            {"type": "partner-mute", "muted": True}]
         await partner.send(json.dumps({"type": "mute", "muted": True}))
         await page.wait_for_function("pp.partnerMute.at(-1) === true")
 
-        async with platform_store(twilio_server) as store:
+        async with platform_store(server) as store:
             await store.sessions.transition(sid, "ended", reason="time is up")
         await page.wait_for_function("pp.call.state === 'ended'", timeout=15_000)
         assert await page.evaluate("devices[0].call.log") == [["mute", True], ["disconnect"]]
         assert await page.evaluate("devices[0].destroyed") is True
         assert await page.evaluate("pp.states") == ["connecting", "connected", "ended"]
         assert await page.evaluate("pp.errors") == []
-    assert await eventually(lambda: twilio_server.session()["state"] == "ended", 10)
+    assert await eventually(lambda: server.session()["state"] == "ended", 10)

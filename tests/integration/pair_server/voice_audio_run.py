@@ -1,9 +1,10 @@
 """Real audio between two headless Chromiums through the pair server's signaling.
 
 Run by ``test_pair_voice_browser.py`` inside a loopback-only network namespace
-(``unshare -n`` + ``ip link set lo up``), so it starts its own document server and pair server
-there; nothing can leave the machine. Prints one JSON line of measurements for the test to
-assert on: ``python voice_audio_run.py <tmpdir>``.
+(``unshare -n`` + ``ip link set lo up``), so it starts its own document server, pair server,
+the service's voice API and JupyterHub's proxy in front of both there (``VoiceStack``);
+nothing can leave the machine. Prints one JSON line of measurements for the test to assert
+on: ``python voice_audio_run.py <tmpdir>``.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from pairkit import (  # noqa: E402
     seed_session,
 )
 from playwright.async_api import async_playwright  # noqa: E402
-from voice_page import CHROMIUM, CHROMIUM_ARGS, open_page, page_config  # noqa: E402
+from voice_page import CHROMIUM, CHROMIUM_ARGS, VoiceStack, page_config  # noqa: E402
+from voicekit import webrtc_settings  # noqa: E402
 
 from peerplatform.embedded import EmbeddedMongo  # noqa: E402
-from peerplatform.store import new_session_id  # noqa: E402
+from peerplatform.store import connect, new_session_id  # noqa: E402
 
 
 def tone(path: Path, freq: float, seconds: float = 10, rate: int = 48000) -> Path:
@@ -62,7 +64,7 @@ async def run(tmp: Path) -> dict:
     result: dict = {}
     mongo = EmbeddedMongo(tmp / "mongo", memory=True)
     mongo.start()
-    server = None
+    server = stack = store = None
     try:
         database, sid = "pp_voice_audio", new_session_id()
         await asyncio.to_thread(seed_session, mongo.url, database, sid, duration_s=3600)
@@ -70,7 +72,9 @@ async def run(tmp: Path) -> dict:
         server = PairServer(tmp / "pair", mongodb_uri=mongo.url, database=database,
                             session_id=sid, extra_config=page_config(tmp / "page"))
         await asyncio.to_thread(server.start)
-        base = server.base
+        store = await connect(mongo.url, database)
+        stack = VoiceStack(store, webrtc_settings(), server.base,
+                           log_path=tmp / "proxy.log").start()
         async with async_playwright() as pw:
             browsers = {}
             for user, freq in ((DRIVER, 440), (OBSERVER, 660)):
@@ -78,9 +82,9 @@ async def run(tmp: Path) -> dict:
                     executable_path=CHROMIUM, headless=True,
                     args=CHROMIUM_ARGS + [
                         f"--use-file-for-fake-audio-capture={tone(tmp / f'{user}.wav', freq)}"])
-            pages = {u: await open_page(b, base, TOKENS[u]) for u, b in browsers.items()}
+            pages = {u: await stack.open_page(b, u, TOKENS[u]) for u, b in browsers.items()}
 
-            outsider = await open_page(browsers[DRIVER], base, TOKENS[OUTSIDER])
+            outsider = await stack.open_page(browsers[DRIVER], OUTSIDER, TOKENS[OUTSIDER])
             result["outsider_join"] = await outsider.evaluate("pp.join()")
             result["outsider_signal"] = await outsider.evaluate("pp.rawSignal()")
 
@@ -89,8 +93,12 @@ async def run(tmp: Path) -> dict:
             connected = await eventually(lambda: _all_connected(pages), 30, 0.25)
             result["connected"] = connected
             result["states"] = {u: await p.evaluate("pp.states") for u, p in pages.items()}
-            result["offerer"] = {u: await p.evaluate("pp.call && pp.call.info.offerer")
+            result["offerer"] = {u: await p.evaluate("pp.call && pp.call.offerer")
                                  for u, p in pages.items()}
+            result["modes"] = {u: await p.evaluate("pp.call && pp.call.info.mode")
+                               for u, p in pages.items()}
+            result["ice_servers"] = {u: await p.evaluate("pp.call && pp.call.info.ice_servers")
+                                     for u, p in pages.items()}
             if connected:
                 await asyncio.sleep(1.0)
                 result["talking"] = await measure(pages)
@@ -110,6 +118,10 @@ async def run(tmp: Path) -> dict:
             for b in browsers.values():
                 await b.close()
     finally:
+        if stack is not None:
+            stack.stop()
+        if store is not None:
+            await store.close()
         if server is not None:
             server.stop()
             result["server_log_tail"] = server.log()[-1500:]

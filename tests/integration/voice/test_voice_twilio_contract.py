@@ -23,9 +23,10 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 
-from peerplatform.voice.identity import caller_identity, conference_name
+from peerplatform.voice.calls import VoiceCalls, end_conference
 from peerplatform.voice.settings import VoiceSettings
 from peerplatform.voice.twilio import ConferenceControl
+from peerplatform_contracts.voice_identity import caller_identity, conference_name
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -150,7 +151,7 @@ async def test_end_the_conference(control):
     assert data == {"Status": "completed"}
 
 
-async def test_the_chains_the_pair_server_runs(control):
+async def test_the_chains_of_the_conference_control(control):
     ctl, http = control
     assert await ctl.mute_member(CONF, LABEL, False) is not None
     assert await ctl.end_conference(CONF) is True
@@ -172,45 +173,16 @@ async def test_the_mock_enforces_the_contract(control, prism):
     assert r.status_code == 401
 
 
-class _Socket:
-    """Stands in for a member's signaling websocket (records what the server sends it)."""
-
-    def __init__(self):
-        self.sent: list[dict] = []
-        self.closed: tuple | None = None
-
-    def send(self, msg: dict) -> None:
-        self.sent.append(msg)
-
-    def close(self, code=None, reason=None) -> None:
-        self.closed = (code, reason)
-
-
-async def test_the_pair_server_mutes_and_ends_the_conference_over_rest(prism):
-    """The pair server's call state (``PairVoice``) drives the REST calls: a member's mute
-    mutes their participant, time-up ends the conference, and both sockets close."""
-    import asyncio
-    import json
-    import logging
-
-    from peerplatform_ext.roles import PairState
-    from peerplatform_ext.voice import CLOSE_ENDED, PairVoice
-
+async def test_the_chains_the_service_runs(prism):
+    """The service's own calls (``VoiceCalls``): a member's mute mutes their participant,
+    and the end of the session (``end_conference``) ends the pair's conference."""
     settings = VoiceSettings(twilio_account_sid=ACCOUNT, twilio_api_key_sid="SK" + "1" * 32,
                              twilio_api_key_secret="k" * 32, twilio_twiml_app_sid="AP" + "2" * 32,
                              secret=SECRET)
     http = MockHttpClient(prism)
-    state = PairState(session=None)
-    state._apply({"_id": SID, "members": ["alice", "bob"], "driver": "alice",
-                  "observer": "bob", "state": "active"})
-    voice = PairVoice(settings, state, logging.getLogger("test"),
-                      control_factory=lambda: ConferenceControl(settings, http_client=http))
-    a, b = _Socket(), _Socket()
-    voice.join("alice", a)
-    voice.join("bob", b)
-    voice.handle("bob", b, json.dumps({"type": "mute", "muted": True}))
-    assert a.sent[-1] == {"type": "partner-mute", "muted": True}
-    await asyncio.wait(list(voice._tasks), timeout=20)
+    calls = VoiceCalls(settings, http_client=http)
+    doc = {"_id": SID, "members": ["alice", "bob"], "state": "active"}
+    assert await calls.mute(doc, "bob", True) == {"muted": True, "applied": True}
     conf_list = f"/2010-04-01/Accounts/{ACCOUNT}/Conferences.json"
     assert http.sent[0][:2] == ("GET", conf_list)
     assert http.sent[0][2]["FriendlyName"] == conference_name(SECRET, SID)
@@ -218,15 +190,9 @@ async def test_the_pair_server_mutes_and_ends_the_conference_over_rest(prism):
     assert method == "POST" and path.endswith(
         f"/Participants/{caller_identity(SECRET, SID, 'bob')}.json") and data == {"Muted": "true"}
 
-    state.lock()  # time is up
-    assert a.sent[-1] == b.sent[-1] == {"type": "ended"}
-    assert a.closed[0] == b.closed[0] == CLOSE_ENDED
-    await asyncio.wait(list(voice._tasks), timeout=20)
+    assert await end_conference(settings, SID, http_client=http) is True
     assert http.sent[2][:2] == ("GET", conf_list)
     method, path, _, data = http.sent[3]
     assert method == "POST" and data == {"Status": "completed"}
     assert path.startswith(f"/2010-04-01/Accounts/{ACCOUNT}/Conferences/CF")
-    state._apply({"_id": SID, "members": ["alice", "bob"], "driver": "alice",
-                  "observer": "bob", "state": "ended"})
-    assert len(http.sent) == 4  # ended once, not again when the store says ended
-    await voice.close()
+    await http.close()

@@ -16,9 +16,9 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from twilio.request_validator import RequestValidator
 
-from peerplatform.voice.identity import caller_identity, conference_name
+from peerplatform.apihandlers import voice_webhooks as voice
 from peerplatform.voice.settings import VoiceSettings
-from peerplatform.web import voice
+from peerplatform_contracts.voice_identity import caller_identity, conference_name
 
 AUTH_TOKEN = "twilio-auth-token-for-tests-0001"
 SECRET = "voice-secret-for-tests-0123456789"

@@ -41,7 +41,7 @@ def test_every_challenge_has_examples_a_starter_and_its_own_licence(builtin):
 
 
 def test_reference_solution_is_not_in_the_public_fields(builtin):
-    from peerplatform.store.challenge_view import public_view
+    from peerplatform_contracts.challenge_view import public_view
 
     for c in builtin:
         view = public_view(c, html=False)

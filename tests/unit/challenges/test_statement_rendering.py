@@ -1,6 +1,6 @@
 """Statements rendered to HTML are sanitized; the public view hides tests and solution."""
 
-from peerplatform.store.challenge_view import public_view, render_statement
+from peerplatform_contracts.challenge_view import public_view, render_statement
 
 
 def test_markdown_is_rendered():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from peerplatform_ext.grader import code_from_notebook
+from peerplatform_grader import code_from_notebook
 
 
 def code(source, **metadata):

@@ -9,9 +9,9 @@ import pytest
 from learner_sandbox import SandboxSettings
 from traitlets import TraitError
 
-from peerplatform_ext.grader.sandbox import (GRADER_CGROUP, Limits, box_settings, cgroup_name,
+from peerplatform_grader.sandbox import (GRADER_CGROUP, Limits, box_settings, cgroup_name,
                                              launch_runner)
-from peerplatform_ext.grader.settings import ENV, GraderSettings
+from peerplatform_grader.settings import ENV, GraderSettings
 
 
 @pytest.fixture(autouse=True)

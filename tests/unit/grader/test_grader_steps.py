@@ -2,8 +2,8 @@
 
 import pytest
 
-from peerplatform_ext.grader import steps
-from peerplatform_ext.grader.sandbox import Limits, SandboxRun
+from peerplatform_grader import steps
+from peerplatform_grader.sandbox import Limits, SandboxRun
 
 CHALLENGE = {
     "slug": "add", "version": 3, "hash": "abc",
@@ -55,7 +55,7 @@ def test_malformed_challenge_is_a_grading_error(challenge):
 
 
 def test_grade_never_raises_for_a_malformed_challenge():
-    from peerplatform_ext.grader import grade_sync
+    from peerplatform_grader import grade_sync
 
     result = grade_sync({"slug": "x", "tests": "def test_a(): pass"}, "x = 1")
     assert result["status"] == "error" and "schema-v1 shape" in result["message"]

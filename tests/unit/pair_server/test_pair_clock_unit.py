@@ -52,3 +52,9 @@ def test_json_view():
     view = Clock.from_session(doc()).to_json(at(100))
     assert view["remaining_s"] == 500 and view["elapsed_s"] == 100 and view["phase"] == 0
     assert view["next_swap_at"] == at(300).isoformat() and view["over"] is False
+
+
+def test_the_services_ends_at_is_the_end_in_force():
+    """The view's ``ends_at`` (the service's clock of record) wins over started_at + duration."""
+    clock = Clock.from_session(doc(ends_at=at(590)))
+    assert clock.ends_at == at(590) and clock.is_over(at(590)) and not clock.is_over(at(589))

@@ -1,4 +1,5 @@
-"""Twilio pieces without Twilio: token claims (decoded with PyJWT), identities, TwiML, TURN."""
+"""Voice pieces without Twilio: token claims (decoded with PyJWT), identities, TwiML, TURN,
+and who the service gives a call to (``VoiceCalls``, from the session document alone)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,23 @@ import hashlib
 import hmac
 import time
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
 from traitlets import TraitError
 
+from peerplatform.voice.calls import VoiceCalls, VoiceError
 from peerplatform.voice.ice import ice_servers, turn_credentials
-from peerplatform.voice.identity import (
+from peerplatform.voice.settings import VOICE_ENV, VoiceSettings
+from peerplatform.voice.twilio import access_token, conference_twiml, reject_twiml
+from peerplatform_contracts.voice_identity import (
     IDENTITY_RE,
     caller_identity,
     conference_name,
     member_of,
     session_of,
 )
-from peerplatform.voice.settings import VoiceSettings
-from peerplatform.voice.twilio import access_token, conference_twiml, reject_twiml
 
 ACCOUNT = "AC" + "1" * 32
 KEY = "SK" + "2" * 32
@@ -166,10 +169,72 @@ def test_turn_credentials_follow_coturns_use_auth_secret():
     assert ice_servers(VoiceSettings(turn_urls=["turn:x"]), "p_x") == []  # no secret, no TURN
 
 
-def test_pair_servers_get_the_voice_settings_but_never_the_auth_token():
+def test_pair_servers_get_no_voice_setting_at_all():
+    """The pair server is untrusted: no Twilio key, no identity or TURN secret, not even the
+    harmless values (it relays signaling and needs none)."""
     from spawner.mixin import FORWARDED_ENV
 
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET",
-                 "TWILIO_TWIML_APP_SID", "PEERPLATFORM_VOICE_SECRET", "PEERPLATFORM_TURN_SECRET"):
-        assert name in FORWARDED_ENV
-    assert "TWILIO_AUTH_TOKEN" not in FORWARDED_ENV  # only the webhook (service) checks with it
+    assert {"TWILIO_API_KEY_SECRET", "TWILIO_AUTH_TOKEN", "PEERPLATFORM_VOICE_SECRET",
+            "PEERPLATFORM_TURN_SECRET"} <= set(VOICE_ENV)
+    assert not set(VOICE_ENV) & set(FORWARDED_ENV)
+    assert not [name for name in FORWARDED_ENV if name.startswith("TWILIO_")]
+
+
+# -- who gets a call: VoiceCalls, on the session document alone --------------------------------
+
+SID = "abcdefabcdef"
+
+
+def session(state="active", started_ago_s=60, duration_s=600, **extra):
+    now = datetime.now(timezone.utc)
+    return {"_id": SID, "members": ["alice", "bob"], "driver": "alice", "observer": "bob",
+            "state": state, "duration_s": duration_s,
+            "started_at": now - timedelta(seconds=started_ago_s), **extra}
+
+
+@pytest.mark.parametrize("doc, user, status", [
+    (None, "alice", 404),
+    (session(), "eve", 403),
+    (session(), "pp-pairs", 403),  # the pair servers' owner is no member
+    (session(state="pending"), "alice", 409),
+    (session(state="spawning"), "alice", 409),
+    (session(state="ended"), "bob", 409),
+    (session(state="failed"), "bob", 409),
+    (session(started_ago_s=601), "alice", 409),  # time is up, the end not recorded yet
+    (session(state="ended"), "eve", 403),  # a stranger learns nothing about the state
+])
+def test_only_members_of_a_running_session_get_a_call(settings, doc, user, status):
+    with pytest.raises(VoiceError) as refused:
+        VoiceCalls(settings).admit(doc, user)
+    assert refused.value.status == status
+
+
+def test_a_member_gets_a_twilio_description_for_their_own_identity(settings):
+    calls = VoiceCalls(settings)
+    doc = calls.admit(session(), "bob")
+    info = calls.describe(doc, "bob")
+    ident = caller_identity(SECRET, SID, "bob")
+    assert info["mode"] == "twilio" and info["session"] == SID
+    assert info["identity"] == ident and info["ttl_s"] == 3600
+    assert jwt.decode(info["token"], KEY_SECRET, algorithms=["HS256"])["grants"]["identity"] \
+        == ident
+    assert (info["token_url"], info["mute_url"]) == (f"api/voice/{SID}/token",
+                                                     f"api/voice/{SID}/mute")
+    assert "ice_servers" not in info
+
+
+def test_a_webrtc_description_has_turn_credentials_and_no_token():
+    settings = VoiceSettings(twilio_account_sid="", secret=SECRET,
+                             turn_urls=["turn:turn.lan:3478"], turn_secret="turnsecret")
+    calls = VoiceCalls(settings)
+    info = calls.describe(session(), "alice")
+    assert info["mode"] == "webrtc" and "token" not in info
+    (turn,) = info["ice_servers"]
+    user_id = turn["username"].split(":", 1)[1]
+    assert user_id == caller_identity(SECRET, SID, "alice")  # opaque, no username
+    expected = base64.b64encode(hmac.new(b"turnsecret", turn["username"].encode(),
+                                         hashlib.sha1).digest()).decode()
+    assert turn["credential"] == expected
+    with pytest.raises(VoiceError) as no_token:
+        calls.token(session(), "alice")
+    assert no_token.value.status == 404

@@ -1,1 +1,0 @@
-"""The platform service's HTTP surface: HTML pages (``pages``) and the JSON API (``api``)."""
