@@ -104,7 +104,8 @@ def main() -> None:
         hub = HubProcess(
             tmp / "hub", redis_url=redis.url, mongodb_uri=mongo.url, mongodb_database="pp_bench",
             extra_config=(f"c.Spawner.environment = {{'JUPYTER_PATH': {str(tmp / 'jp')!r}}}\n"
-                          "c.Spawner.args = ['--PeerPlatformExtension.swap_at_fractions=[]']\n"),
+                          # no scheduled swap: the service writes none into the sessions
+                          "c.PeerPlatform.swap_at_fractions = []\n"),
             env={"PEERPLATFORM_AUTO_ACCEPT": "1", "PEERPLATFORM_SESSION_DURATION": "900"})
         try:
             hub.start()

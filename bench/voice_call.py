@@ -12,8 +12,9 @@ fake microphones. Run inside a loopback-only network namespace (the script re-ru
     python bench/voice_call.py [--calls 5] [--messages 300]
 
 Prints ``voice_connect_ms_p50=<float>`` / ``voice_connect_ms_max=`` (both members click "join"
-→ both report ``connected``: the service's description, then the signaling), and ``signal_relay_ms_p50=`` / ``signal_relay_ms_p99=`` (a mute
-message from one member's websocket → the partner's websocket). Not a test: nothing asserted.
+→ both report ``connected``: the service's description, then the signaling), and
+``signal_relay_ms_p50=`` / ``signal_relay_ms_p99=`` (a mute message from one member's websocket
+→ the partner's websocket). Not a test: nothing asserted.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubAuth, HubOAuth
 from peerplatform_contracts.pair_api import MAX_BODY_BYTES
+from peerplatform_grader.settings import GraderSettings
 from redis.asyncio import Redis
 from tornado.httpserver import HTTPServer
 from traitlets import Unicode, default
@@ -83,7 +84,7 @@ class PeerPlatformService(Application):
     ).tag(config=True)
 
     aliases = {"config": "PeerPlatformService.config_file", "log-level": "Application.log_level"}
-    classes = [PeerPlatform, PairCredentials, VoiceSettings]
+    classes = [PeerPlatform, PairCredentials, VoiceSettings, GraderSettings]
 
     @default("log_level")
     def _log_level_default(self):
@@ -97,6 +98,9 @@ class PeerPlatformService(Application):
             self.load_config_file(self.config_file)
         self.platform_settings = PeerPlatform(parent=self)
         self.platform_settings.check()
+        # the grader's singleton, created here so c.GraderSettings in the config file applies
+        # (grading runs in the service: the final tests and the driver's runs)
+        GraderSettings.instance(parent=self)
 
     async def run(self) -> None:
         settings = self.platform_settings

@@ -206,6 +206,30 @@ class PeerPlatform(Configurable):
             raise TraitError("session_duration must be between 10 s and 4 h")
         return proposal["value"]
 
+    swap_at_fractions = List(
+        Float(),
+        default_value=[0.5],
+        help="""When the roles swap by themselves in a session, as fractions of its length
+        (``[0.5]``: at half time; ``[1/3, 2/3]``: twice; ``[]``: never, the learners swap by
+        request only). Written into each session's document when the service creates it
+        (``swap_schedule_s``, whole seconds after the start), so every replica's clock and
+        the pair server apply the same schedule, and a change here applies to new sessions
+        only.""",
+    ).tag(config=True)
+
+    @validate("swap_at_fractions")
+    def _validate_swap_at_fractions(self, proposal):
+        value = list(proposal["value"])
+        if not all(0 < f < 1 for f in value):
+            raise TraitError("swap_at_fractions are fractions of the session, between 0 and 1 "
+                             "(exclusive)")
+        return value
+
+    def swap_schedule_for(self, duration_s: int) -> list[int]:
+        """The session's scheduled swaps (seconds after its start) from ``swap_at_fractions``."""
+        offsets = {int(duration_s * f) for f in self.swap_at_fractions}
+        return sorted(t for t in offsets if 0 < t < duration_s)
+
     presence_ttl = Integer(
         10,
         help="""Seconds a waiting learner stays present without a heartbeat.

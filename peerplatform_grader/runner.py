@@ -22,6 +22,11 @@ removed once installed) refuses sockets, new processes, ctypes and writes outsid
 directory. A determined program can still inspect this process's memory to see the hidden
 tests: they are hidden from the UI, not a secret from the code under test. The reference
 solution is never given to this process.
+
+What a result says never quotes the hidden tests' source: a failed ``assert`` is reported as
+its asserted expression and the values it evaluated, an error as the exception and the frames
+of the learner's own cells (:func:`describe_exception`). The hidden tests' lines, comments and
+other constants stay here; the learners see them only if their own code digs them out.
 """
 
 import ast
@@ -37,6 +42,10 @@ import types
 CELL_MARK = "# %%"
 MAX_MESSAGE = 2000
 MAX_REPR = 400
+#: File names of the learner's cells (``<label>``): the only frames a result shows.
+LEARNER_FILES = set()
+#: File names the hidden tests are compiled under: never shown, whatever a cell is labelled.
+HIDDEN_FILES = set()
 
 
 class TestTimeout(BaseException):
@@ -135,11 +144,21 @@ def register_source(filename, source):
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
 
 
-def describe_exception(exc, own_files=("<",)):
-    """One message: ``Type: text`` plus the frames that belong to the graded code or the tests."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f.filename.startswith(own_files)]
-    head = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+def is_learners(filename):
+    return filename in LEARNER_FILES and filename not in HIDDEN_FILES
+
+
+def describe_exception(exc):
+    """One message: ``Type: text`` plus the frames of the learner's own cells (with their
+    lines). Frames of the hidden tests are left out: their lines are not the learners' to see
+    (a comment or a constant on them would be shown to both members and sent to the pair
+    server)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_learners(f.filename)]
+    if isinstance(exc, SyntaxError) and not is_learners(exc.filename or ""):
+        # its text is the offending line: of the hidden tests here, not the learner's
+        head = f"{type(exc).__name__}: {exc.msg} (in the hidden tests)"
+    else:
+        head = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     if not frames:
         return clip(head)
     where = "".join(traceback.format_list(frames[-5:]))
@@ -182,6 +201,7 @@ def load_submission(job, fd):
     timeout = float(job.get("per_test_timeout_s") or 2.0)
     for index, (label, source) in enumerate(split_cells(job.get("code") or "")):
         filename = f"<{label}>"
+        LEARNER_FILES.add(filename)
         register_source(filename, source)
         try:
             compiled = compile(source, filename, "exec")
@@ -206,7 +226,9 @@ def classify(exc):
 
 class ExplainAsserts(ast.NodeTransformer):
     """``assert a == b`` without a message becomes: evaluate both sides once, and on failure
-    say what was expected and what came back (test code only, never the graded code)."""
+    say what was expected and what came back (test code only, never the graded code). Any
+    other ``assert x`` without a message says its expression and the value it had. So a
+    failed assertion is told by what it asserted, never by the test's source line."""
 
     def __init__(self, source):
         self.source = source
@@ -214,11 +236,13 @@ class ExplainAsserts(ast.NodeTransformer):
 
     def visit_Assert(self, node):
         test = node.test
-        if node.msg is not None or not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        if node.msg is not None:
             return node
         self.count += 1
-        left, right = f"_pp_left_{self.count}", f"_pp_right_{self.count}"
         text = ast.get_source_segment(self.source, test) or "assertion"
+        if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+            return self._explain_value(node, text)
+        left, right = f"_pp_left_{self.count}", f"_pp_right_{self.count}"
         new = [
             ast.Assign(targets=[ast.Name(left, ast.Store())], value=test.left),
             ast.Assign(targets=[ast.Name(right, ast.Store())], value=test.comparators[0]),
@@ -236,17 +260,37 @@ class ExplainAsserts(ast.NodeTransformer):
             ast.copy_location(stmt, node)
         return new
 
+    def _explain_value(self, node, text):
+        value = f"_pp_value_{self.count}"
+        new = [
+            ast.Assign(targets=[ast.Name(value, ast.Store())], value=node.test),
+            ast.Assert(
+                test=ast.Name(value, ast.Load()),
+                msg=ast.Call(ast.Name("_pp_explain", ast.Load()),
+                             [ast.Constant(text), ast.Name(value, ast.Load()),
+                              ast.Constant(None), ast.Constant("Value")],
+                             []),
+            ),
+        ]
+        for stmt in new:
+            ast.copy_location(stmt, node)
+        return new
+
 
 def explain(text, left, right, op):
     if op == "Eq":
         return f"{text}\n  got:      {short_repr(left)}\n  expected: {short_repr(right)}"
+    if op == "Value":
+        return f"{text}\n  was:      {short_repr(left)}"
     return f"{text}\n  left:  {short_repr(left)}\n  right: {short_repr(right)}"
 
 
 def compile_test(source, filename):
+    """Hidden test code, compiled with :class:`ExplainAsserts`. Its source is not registered
+    with ``linecache``: no traceback can quote it."""
+    HIDDEN_FILES.add(filename)
     tree = ast.parse(source, filename)
     tree = ast.fix_missing_locations(ExplainAsserts(source).visit(tree))
-    register_source(filename, source)
     return compile(tree, filename, "exec")
 
 
@@ -258,8 +302,8 @@ def report(fd, name, started, exc=None):
         return
     kind = classify(exc)
     status = "fail" if kind == "assertion" else "error"
-    if kind == "assertion":
-        message = clip(str(exc) or describe_exception(exc))
+    if kind == "assertion" and str(exc):
+        message = clip(str(exc))  # the test's own message, or what ExplainAsserts made
     else:
         message = describe_exception(exc)
     emit(fd, event="test", name=name, status=status, kind=kind, message=message,
@@ -319,29 +363,51 @@ def run_test_module(job, module, fd):
 def run_unittest(fd, cls, method, timeout):
     import unittest
 
+    class KeptResult(unittest.TestResult):
+        """Keeps the exceptions themselves: unittest's own text is a traceback that quotes
+        the hidden tests' lines."""
+
+        def __init__(self):
+            super().__init__()
+            self.raised = []  # (exception, is a failure)
+
+        def addError(self, test, err):
+            super().addError(test, err)
+            self.raised.append((err[1], False))
+
+        def addFailure(self, test, err):
+            super().addFailure(test, err)
+            self.raised.append((err[1], True))
+
+        def addSubTest(self, test, subtest, err):
+            super().addSubTest(test, subtest, err)
+            if err is not None:
+                self.raised.append((err[1], issubclass(err[0], test.failureException)))
+
     name = f"{cls.__name__}.{method}"
-    result = unittest.TestResult()
+    result = KeptResult()
     started = time.perf_counter()
     try:
         run_with_alarm(timeout, cls(method).run, result)
     except BaseException as exc:  # noqa: B036 - a timeout between test parts
         report(fd, name, started, exc)
         return
-    problems = result.errors + result.failures
-    if result.skipped and not problems:
+    if result.skipped and not result.raised:
         emit(fd, event="test", name=name, status="pass", kind="skipped",
              message=clip(result.skipped[0][1]), duration_ms=(time.perf_counter() - started) * 1000)
         return
-    if not problems:
+    if not result.raised:
         report(fd, name, started)
         return
-    _, text = problems[0]
-    is_failure = bool(result.failures) and not result.errors
-    kind = "assertion" if is_failure else (
-        "timeout" if "TestTimeout" in text else "memory" if "MemoryError" in text else "exception")
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    message = lines[-1] if is_failure else "\n".join(lines[-6:])
-    emit(fd, event="test", name=name, status="fail" if is_failure else "error", kind=kind,
+    errors = [exc for exc, failure in result.raised if not failure]
+    if errors:
+        exc = errors[0]
+        emit(fd, event="test", name=name, status="error", kind=classify(exc),
+             message=describe_exception(exc), duration_ms=(time.perf_counter() - started) * 1000)
+        return
+    exc = result.raised[0][0]
+    message = str(exc) or describe_exception(exc)
+    emit(fd, event="test", name=name, status="fail", kind="assertion",
          message=clip(message), duration_ms=(time.perf_counter() - started) * 1000)
 
 

@@ -69,15 +69,16 @@ let loadedModule: Promise<IVoiceModule> | null = null;
 
 /**
  * The voice module the pair server serves, loaded once. Not `import(url)`: a module import is
- * a CORS-mode request without JupyterLab's token, which a server behind JupyterHub refuses (it
- * takes the login cookie of such requests only with its XSRF token); the text is fetched like
- * every other request of JupyterLab's and imported from a blob.
+ * a CORS-mode request with only the login cookie, which a server behind JupyterHub refuses
+ * (a redirect to the login, in a loop); the text is fetched as JupyterLab's own requests are
+ * (with the page's token) and imported from a blob.
  */
 function voiceModule(settings: ServerConnection.ISettings): Promise<IVoiceModule> {
   if (!loadedModule) {
     loadedModule = (async () => {
       const url = URLExt.join(settings.baseUrl, 'peerplatform/static/voice.js');
-      const resp = await ServerConnection.makeRequest(url, {}, settings);
+      // 'no-cache' revalidates, without the query string 'no-store' would add to the URL
+      const resp = await ServerConnection.makeRequest(url, { cache: 'no-cache' }, settings);
       if (!resp.ok) {
         throw new ApiError(resp.status, `the voice module did not load (${resp.status})`);
       }

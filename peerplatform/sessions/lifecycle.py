@@ -129,6 +129,7 @@ class SessionManager:
                 session_id=match.session_id, members=[driver, observer], driver=driver,
                 observer=observer, server_owner=self.settings.pair_owner, duration_s=duration,
                 preferences=prefs, challenge=summary(challenge) if challenge else None,
+                swap_schedule_s=self.settings.swap_schedule_for(duration),
             )
         except Exception as e:  # the store is down: free the pair, tell them
             log.exception("could not create session %s", match.session_id)

@@ -64,8 +64,17 @@ async function parseJSON(response) {
   return body;
 }
 
+function pairServerXsrf() {
+  const m = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
 async function getJSON(url) {
-  return parseJSON(await fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}}));
+  // jupyter-server checks XSRF on cookie-authenticated API calls, GET included
+  const headers = {Accept: 'application/json'};
+  const xsrf = pairServerXsrf();
+  if (xsrf) headers['X-XSRFToken'] = xsrf;
+  return parseJSON(await fetch(url, {credentials: 'same-origin', headers}));
 }
 
 /**

@@ -1,11 +1,12 @@
 """After a real session (Hub, pair server, time-up): both members rate each other, the
-leaderboards and dashboards count it, and its review shows what the pair server recorded
-(outcome, final notebook, replay snapshots)."""
+leaderboards and dashboards count it, and its review shows what the service recorded (the
+outcome it graded at time-up, the final notebook and the replay snapshots the pair server
+sent through the pair API; the pair server has wrong store addresses, as in every e2e run)."""
 
 from __future__ import annotations
 
 import pytest
-from e2e_hub import start_hub
+from e2e_hub import assert_pair_server_cannot_reach_the_stores, start_hub
 from flows import new_users
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(300)]
@@ -26,6 +27,7 @@ def test_rate_count_and_review_a_real_session(short_hub):
     assert ada.accept() == bo.accept()
     session = ada.wait_for_session(timeout=150)
     sid = session["id"]
+    assert_pair_server_cannot_reach_the_stores(short_hub, sid)
     body = {"communication": 4, "collaboration": 5, "problem_solving": 3}
     # not before the end
     assert ada.api("POST", f"sessions/{sid}/rating", body).status_code == 409

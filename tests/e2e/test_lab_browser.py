@@ -1,5 +1,10 @@
 """The session as learners see it, in headless Chromium, on the real stack.
 
+The whole-session proof of the pair API: the pair server runs with wrong store addresses
+(``e2e_hub.UNREACHABLE_STORES``, checked in its process's environment) and everything below
+still happens, through the service: challenge, edits, tests, swap, time-up, the outcome
+graded and recorded by the service, the replay, the ratings.
+
 Two browser contexts sign up, log in, join the waiting room, accept the match, land in
 JupyterLab on their shared pair server with the challenge and the session panel (statement,
 tags, examples as stored); the observer's notebook toolbar offers nothing that edits or runs
@@ -7,7 +12,8 @@ and it never opens a kernel socket (the former driver neither, once swapped); th
 types and the observer sees it; the observer's keystrokes change nothing (UI and server);
 the driver runs the tests and both see the results; a swap flips who can type; the timer goes
 through its phases and warns near the end; time-up locks both and shows the rating dialog;
-both ratings are stored. Screenshots of the key moments go to ``test-output/<test name>/``.
+both ratings are stored; the review shows the outcome and the replay (the driver's and the
+new driver's edits, the final snapshot). Screenshots of the key moments go to ``test-output/<test name>/``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_hub import start_hub
+from e2e_hub import assert_pair_server_cannot_reach_the_stores, start_hub
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -76,7 +82,7 @@ def lab_hub(tmp_path_factory, redis_url, mongodb_uri):
     extra = (
         f"c.Spawner.environment = {{'JUPYTER_PATH': {str(jpath)!r}}}\n"
         # no scheduled swap in the middle of the test: the learners swap by request
-        "c.Spawner.args = ['--PeerPlatformExtension.swap_at_fractions=[]']\n"
+        "c.PeerPlatform.swap_at_fractions = []\n"
     )
     hub = start_hub(tmp_path_factory, redis_url, mongodb_uri, extra_config=extra,
                     env={"PEERPLATFORM_SESSION_DURATION": str(SESSION_S)})
@@ -322,6 +328,9 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
             url = pages[names[0]].url
             sid = re.search(r"/s-([a-z0-9]+)/", url).group(1)
             server = f"/user/pp-pairs/s-{sid}/"
+            # the pair server holds only wrong store addresses: whatever follows works
+            # through the service's pair API, or fails
+            assert_pair_server_cannot_reach_the_stores(lab_hub, sid)
             for n in names:
                 page = pages[n]
                 expect(page.locator("#peerplatform-session .pp-RoleBadge")).to_be_visible(
@@ -594,6 +603,26 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
                 assert (got["communication"], got["collaboration"], got["problem_solving"]) \
                     == scores
                 assert got["comment"] == "Good session, thanks!"
+            # the review: the outcome the service graded at time-up, and the replay of
+            # what the pair server sent through the pair API (batched snapshots)
+            review = ctx[driver].request.get(
+                base + f"services/peerplatform/api/review/sessions/{sid}")
+            assert review.status == 200, review.text()
+            review = review.json()
+            assert review["outcome"] in ("passed", "failed"), review["outcome"]
+            assert review["final_tests"]["total"] == n_tests, review["final_tests"]
+            assert review["challenge"]["title"] == title
+            assert NEW_DRIVER_MARK in json.dumps(review["notebook"]), "the final notebook"
+            replay = ctx[observer].request.get(
+                base + f"services/peerplatform/api/review/sessions/{sid}/replay")
+            assert replay.status == 200, replay.text()
+            snapshots = replay.json()["snapshots"]
+            sources = ["".join(c["source"] for c in snap_["cells"]) for snap_ in snapshots]
+            first_edit = next(i for i, t in enumerate(sources) if DRIVER_MARK in t)
+            assert any(NEW_DRIVER_MARK in t for t in sources[first_edit:]), \
+                "the new driver's edit, after the first driver's, in the replay"
+            assert snapshots[-1]["final"] is True and NEW_DRIVER_MARK in sources[-1]
+            assert "OBSERVER-WAS-HERE" not in "".join(sources)
             # and the lobby link leads back to the lobby (by keyboard)
             o.locator(".pp-LobbyLink").focus()
             o.keyboard.press("Enter")
@@ -612,6 +641,11 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
     doc = _session_doc(mongodb_uri, lab_hub.mongodb_database, sid)
     assert doc["state"] == "ended"
     assert doc["outcome"]["reason"] == "time is up"
+    # recorded by the service (the pair server cannot report an outcome), on the final
+    # snapshot the pair server sent when it locked the notebook
+    assert doc["outcome"]["ended_by"] == "service"
+    assert doc["outcome"]["final_snapshot"] is True
+    assert doc["outcome"]["tests"]["status"] in ("passed", "failed"), doc["outcome"]["tests"]
     assert any(e.get("type") == "tests" for e in doc.get("events") or [])
     assert [e for e in doc.get("events") or [] if e.get("type") == "swap"]
 

@@ -1,5 +1,5 @@
-"""Skill ratings from a real session's end: the pair server records the outcome at time-up,
-the service's sweep rates it (members and challenge)."""
+"""Skill ratings from a real session's end: the service's clock grades and records the outcome
+at time-up, its rating sweep rates it (members and challenge)."""
 
 from __future__ import annotations
 

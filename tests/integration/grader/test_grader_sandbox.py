@@ -1,6 +1,7 @@
 """The autograder against hostile and broken code: each case gives a clear result, and the
 grader keeps working afterwards (real subprocesses, real limits)."""
 
+import json
 import secrets
 import shutil
 import socket
@@ -245,6 +246,99 @@ def test_suite_form_with_unittest_and_module_alias():
     names = {t["name"]: t["status"] for t in result["tests"]}
     assert names == {"TwoFerTest.test_no_name": "pass", "TwoFerTest.test_name": "fail",
                      "test_plain_function": "fail"}
+
+
+# -- results never quote the hidden tests ----------------------------------------------------------
+# Both members see every result and it passes through the pair server: the hidden tests' lines
+# (a comment, a constant, a helper) must not come back with it. What a learner is meant to see
+# stays: the asserted expression and its values, a message the test raises, the learner's lines.
+TEST_MARKER = "HIDDEN-TEST-" + MARKER_ID
+HIDDEN_CASES = {
+    "slug": "hidden-cases", "time_limit_s": 5,
+    "tests": {
+        "setup": f"# {TEST_MARKER}-setup\nHINT = '{TEST_MARKER}-setup-constant'\n",
+        "cases": [
+            {"name": "fails", "code": f"_note = '{TEST_MARKER}-constant'\n"
+                                      f"assert add(1, 2) == 3  # {TEST_MARKER}-fails\n"},
+            {"name": "errors", "code": f"assert add('x', 2) == 'x2'  # {TEST_MARKER}-errors\n"},
+            {"name": "bare", "code": f"assert add(2, 3) in (5,) and True  # {TEST_MARKER}-bare\n"},
+            {"name": "chained", "code": f"assert 0 < add(2, 3) < 6  # {TEST_MARKER}-chained\n"},
+            {"name": "raised", "code": "raise AssertionError()  # " + TEST_MARKER + "-raised\n"},
+            {"name": "helper", "code": f"def check(v):  # {TEST_MARKER}-helper\n"
+                                       f"    return add(v, 'y')  # {TEST_MARKER}-call\n"
+                                       "check('x')\n"},
+            {"name": "told", "code": "assert add(0, 0) == 1, 'add(0, 0) should be 1'\n"},
+        ],
+    },
+}
+HIDDEN_SUITE = {
+    "slug": "hidden-suite", "time_limit_s": 5,
+    "tests": {"module_name": "adder", "suite": (
+        "import unittest\nfrom adder import add\n"
+        f"SECRET = '{TEST_MARKER}-suite-constant'\n"
+        "class AddTest(unittest.TestCase):\n"
+        "    def test_equal(self):\n"
+        f"        self.assertEqual(add(1, 2), 3)  # {TEST_MARKER}-equal\n"
+        "    def test_error(self):\n"
+        f"        add('x', 2)  # {TEST_MARKER}-error\n"
+        "    def test_sub(self):\n"
+        "        for i in range(2):\n"
+        "            with self.subTest(i=i):\n"
+        f"                self.assertTrue(add(i, 1) == i + 1)  # {TEST_MARKER}-sub\n"
+        "def test_plain():\n"
+        f"    assert add(2, 2) == 4  # {TEST_MARKER}-plain\n")},
+}
+WRONG_ADD = "def add(a, b):\n    if isinstance(a, str):\n        raise TypeError('numbers only')\n" \
+            "    return a * b\n"
+
+
+def test_results_never_quote_the_hidden_tests():
+    result = grade_sync(HIDDEN_CASES, WRONG_ADD)
+    assert TEST_MARKER not in json.dumps(result), result
+    by = {t["name"]: t for t in result["tests"]}
+    assert {n: t["status"] for n, t in by.items()} == {
+        "fails": "fail", "errors": "error", "bare": "fail", "chained": "fail",
+        "raised": "fail", "helper": "error", "told": "fail"}
+    # what the learners are meant to see is still there
+    assert by["fails"]["message"] == "add(1, 2) == 3\n  got:      2\n  expected: 3"
+    assert by["bare"]["message"] == "add(2, 3) in (5,) and True\n  was:      False"
+    assert by["chained"]["message"] == "0 < add(2, 3) < 6\n  was:      False"
+    assert by["raised"]["message"] == "AssertionError"
+    assert by["told"]["message"] == "add(0, 0) should be 1"
+    for name in ("errors", "helper"):
+        message = by[name]["message"]  # the exception and the learner's own line
+        assert message.startswith("TypeError: numbers only"), message
+        assert "<cell 1>" in message and "raise TypeError('numbers only')" in message
+        assert "<test" not in message
+
+
+def test_suite_results_never_quote_the_hidden_tests():
+    result = grade_sync(HIDDEN_SUITE, WRONG_ADD)
+    assert TEST_MARKER not in json.dumps(result), result
+    by = {t["name"]: t for t in result["tests"]}
+    assert {n: t["status"] for n, t in by.items()} == {
+        "AddTest.test_equal": "fail", "AddTest.test_error": "error",
+        "AddTest.test_sub": "fail", "test_plain": "pass"}
+    assert by["AddTest.test_equal"]["message"] == "2 != 3"
+    error = by["AddTest.test_error"]["message"]
+    assert error.startswith("TypeError: numbers only") and "<cell 1>" in error
+    assert by["AddTest.test_sub"]["message"] == "False is not true"
+
+
+def test_a_hidden_test_that_does_not_compile_is_named_not_quoted():
+    broken = {"slug": "broken", "time_limit_s": 5, "tests": {"cases": [
+        {"name": "broken", "code": f"assert add(1, 2) == 3 )  # {TEST_MARKER}\n"}]}}
+    result = grade_sync(broken, GOOD)
+    assert TEST_MARKER not in json.dumps(result), result
+    message = result["tests"][0]["message"]
+    assert result["tests"][0]["status"] == "error"
+    assert message.startswith("SyntaxError: ") and "(in the hidden tests)" in message
+
+
+def test_a_cell_labelled_like_a_hidden_test_does_not_reveal_it():
+    code = "# %% [test errors]\n" + WRONG_ADD
+    result = grade_sync(HIDDEN_CASES, code)
+    assert TEST_MARKER not in json.dumps(result), result
 
 
 async def test_async_grade_runs_concurrently_off_the_loop():
