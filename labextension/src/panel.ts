@@ -256,6 +256,7 @@ export class SessionPanel extends Widget {
       run.disabled = this._running;
       section.append(run);
     }
+    section.append(gradingRule());
     const t = this.model.tests;
     if (!t) {
       section.append(el('p', { class: 'pp-muted' }, 'No test run yet.'));
@@ -387,4 +388,23 @@ export class SessionPanel extends Widget {
   private _difficulty = 'same';
   private _running = false;
   private _endHandled = false;
+}
+
+/**
+ * Which cells the hidden tests grade: the rule the service applies
+ * (peerplatform_grader/notebook.py), stated where the driver runs the tests.
+ */
+export const GRADING_RULE =
+  'Graded: every code cell, top to bottom, in one namespace (like "Restart and run all"), ' +
+  'the starter cell included. Left out: markdown cells, cells tagged skip-grading, and cells ' +
+  'that start with a %% cell magic; %magic and !shell lines are skipped. A cell that raises ' +
+  'is reported and the next cells still run.';
+
+function gradingRule(): HTMLElement {
+  return el(
+    'details',
+    { class: 'pp-GradingRule' },
+    el('summary', {}, 'What is graded?'),
+    el('p', { class: 'pp-muted' }, GRADING_RULE)
+  );
 }
