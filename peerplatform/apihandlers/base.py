@@ -9,18 +9,9 @@ from tornado import web
 from ..handlers.base import BaseHandler
 
 
-class APIHandler(BaseHandler):
-    """JSON in, JSON out; errors as ``{"status": code, "message": text}``."""
-
-    def set_default_headers(self):
-        super().set_default_headers()
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-
-    def get_login_url(self):
-        # An API call without a login answers 403 JSON instead of redirecting to the Hub.
-        raise web.HTTPError(403, "not logged in")
+class JSONReplies:
+    """JSON answers and JSON errors ``{"status": code, "message": text}`` for a handler
+    (the learners' API and the pair servers' API, which authenticate differently)."""
 
     def write_json(self, obj, status: int = 200) -> None:
         self.set_status(status)
@@ -37,6 +28,20 @@ class APIHandler(BaseHandler):
                 message = "internal error"
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({"status": status_code, "message": message}))
+
+
+class APIHandler(JSONReplies, BaseHandler):
+    """JSON in, JSON out; errors as ``{"status": code, "message": text}``."""
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+
+    def get_login_url(self):
+        # An API call without a login answers 403 JSON instead of redirecting to the Hub.
+        raise web.HTTPError(403, "not logged in")
 
     def get_json_body(self, *, required: bool = False) -> dict:
         """The request body as a JSON object: 413 past the size cap, 400 if not an object."""

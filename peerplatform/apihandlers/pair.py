@@ -21,6 +21,7 @@ from ..pair import validate
 from ..pair.actions import require_driver
 from ..pair.errors import PairError
 from ..pair.view import pair_view
+from .base import JSONReplies
 
 TOKEN_RE = re.compile(r"^(?:token|bearer)\s+(\S+)\s*$", re.IGNORECASE)
 SESSION = r"([a-z0-9]{12})"
@@ -39,7 +40,7 @@ def answers_errors(method):
     return wrapper
 
 
-class PairAPIHandler(web.RequestHandler):
+class PairAPIHandler(JSONReplies, web.RequestHandler):
     """Token-authenticated JSON: ``self.session`` is the caller's session document."""
 
     session: dict
@@ -66,27 +67,12 @@ class PairAPIHandler(web.RequestHandler):
         session_id = self.path_args[0]
         self.session = await self.pair.credentials.authorize(self.token(), session_id)
 
-    def write_json(self, obj, status: int = 200) -> None:
-        self.set_status(status)
-        self.finish(json.dumps(obj, default=str))
-
     def write_pair_error(self, error: PairError) -> None:
         if self._finished:
             return
         for name, value in error.headers.items():
             self.set_header(name, value)
         self.write_json({"status": error.status, "message": error.message}, error.status)
-
-    def write_error(self, status_code, **kwargs):
-        message = self._reason
-        exc_info = kwargs.get("exc_info")
-        if exc_info:
-            exc = exc_info[1]
-            if isinstance(exc, web.HTTPError) and exc.log_message:
-                message = exc.log_message % exc.args if exc.args else exc.log_message
-            elif not isinstance(exc, web.HTTPError):
-                message = "internal error"
-        self.finish(json.dumps({"status": status_code, "message": message}))
 
     def json_body(self) -> dict:
         """The body as a JSON object: 413 past :data:`MAX_BODY_BYTES`, 400 if not JSON."""
