@@ -95,7 +95,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="pp-bench-lab-") as tmp:
         tmp = Path(tmp)
+        # pair servers run as an unprivileged user (as root: pp-server): they must pass this
+        # folder (not list it) to read the extension
+        tmp.chmod(0o711)
         (tmp / "jp" / "labextensions").mkdir(parents=True)
+        for folder in (tmp / "jp", tmp / "jp" / "labextensions"):
+            folder.chmod(0o755)
         (tmp / "jp" / "labextensions" / "peerplatform-lab").symlink_to(BUILT)
         (tmp / "hub").mkdir()
         redis, mongo = EmbeddedRedis(tmp / "redis"), EmbeddedMongo(tmp / "mongo", memory=True)

@@ -9,5 +9,6 @@ the stores: the pair server, which is untrusted, may import it. One module per c
 * :mod:`.challenge_view` - what learners (and pair servers) may see of a challenge;
 * :mod:`.voice_identity` - opaque Twilio identities of members;
 * :mod:`.env` - environment variable names passed between Hub, service and pair servers;
+* :mod:`.clock` - the session clock (when swaps and the end are due), computed alike by both;
 * :mod:`.pair_api` - the service's API for pair servers (paths, bodies, the credential).
 """

@@ -34,7 +34,7 @@ from .outbox import Outbox
 from .platform_client import PlatformClient, PlatformError, PlatformRefused
 from .roles import Change, PairState
 from .session import SessionFeed
-from .timer import Clock, utcnow
+from peerplatform_contracts.clock import Clock, utcnow
 
 OPEN_STATES = ("pending", "spawning", "active")
 CLOSED_STATES = ("ended", "failed")

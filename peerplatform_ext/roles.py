@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .timer import as_utc
+from peerplatform_contracts.clock import as_utc
 
 def role_of(doc: dict | None, username: str | None) -> str | None:
     """``"driver"``, ``"observer"`` or None (not a member) for ``username`` in ``doc``."""

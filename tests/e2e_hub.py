@@ -39,13 +39,41 @@ def start_hub(tmp_path_factory, redis_url, mongodb_uri, *, extra_config: str = "
     return hub
 
 
-def pair_server_pid(hub: HubProcess, session_id: str, owner: str = "pp-pairs") -> int:
-    """The process id of the session's running pair server, from the Hub (spawner state)."""
-    resp = hub.hub_api("GET", f"/users/{owner}")
-    assert resp.status_code == 200, resp.text
-    server = resp.json()["servers"][f"s-{session_id}"]
-    assert server.get("state", {}).get("pid"), server
-    return int(server["state"]["pid"])
+def pair_server_pid(hub: HubProcess, session_id: str) -> int:
+    """The process id of the session's running pair server (``jupyterhub.singleuser`` with
+    ``JUPYTERHUB_SERVER_NAME=s-<session>``), one of the Hub's descendants."""
+    ours = set(_descendants(hub.proc.pid))
+    found = []
+    for pid in sorted(ours):
+        try:
+            cmdline = process_cmdline(pid)
+            env = process_environ(pid)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue  # gone meanwhile
+        if env.get("JUPYTERHUB_SERVER_NAME") == f"s-{session_id}" and \
+                any(part.endswith("jupyterhub.singleuser") for part in cmdline):
+            found.append(pid)
+    assert len(found) == 1, f"pair server processes of {session_id}: {found}"
+    return found[0]
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # the name may hold spaces
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
 
 
 def process_environ(pid: int) -> dict[str, str]:
@@ -63,10 +91,7 @@ def process_cmdline(pid: int) -> list[str]:
 def assert_pair_server_cannot_reach_the_stores(hub: HubProcess, session_id: str) -> dict:
     """The session's pair server holds the wrong store addresses and nothing of the real
     ones (so a whole session passing proves it needs no store); returns its environment."""
-    pid = pair_server_pid(hub, session_id)
-    env = process_environ(pid)
-    assert any("jupyterhub" in part and "singleuser" in part for part in process_cmdline(pid)), \
-        process_cmdline(pid)
+    env = process_environ(pair_server_pid(hub, session_id))
     assert env.get("PEERPLATFORM_SESSION_ID") == session_id, env.get("PEERPLATFORM_SESSION_ID")
     for name, wrong in UNREACHABLE_STORES.items():
         assert env.get(name) == wrong, (name, env.get(name))

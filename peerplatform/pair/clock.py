@@ -30,7 +30,7 @@ from ..store.attempts import OUTCOMES
 from ..store.sessions import InvalidTransition
 from ..voice.calls import end_conference
 from .grading import notebook_of
-from .timing import SessionClock, utcnow
+from peerplatform_contracts.clock import Clock, utcnow
 
 log = logging.getLogger("peerplatform.pair")
 
@@ -100,7 +100,7 @@ class ClockSweep:
     async def sweep(self) -> None:
         now = utcnow()
         for doc in await self.store.sessions.active_for_clock():
-            clock = SessionClock.of(doc)
+            clock = Clock.from_session(doc)
             if clock is None:
                 continue
             if clock.is_over(now):
@@ -111,7 +111,7 @@ class ClockSweep:
         if self._sweeps % ATTEMPTS_EVERY == 1:
             await self.record_pending_attempts()
 
-    async def _scheduled_swaps(self, doc: dict, clock: SessionClock, now) -> None:
+    async def _scheduled_swaps(self, doc: dict, clock: Clock, now) -> None:
         done = set(doc.get("scheduled_swaps_done") or [])
         for index in clock.due_swaps(now):
             if index in done:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from peerplatform_contracts.pair_api import CHALLENGE_SUMMARY_FIELDS
 
-from .timing import SessionClock, as_utc, swap_schedule, utcnow
+from peerplatform_contracts.clock import Clock, as_utc, swap_schedule, utcnow
 
 #: What the outcome's test summary keeps of a grader result.
 TEST_SUMMARY_FIELDS = ("status", "passed", "failed", "errors", "total", "message")
@@ -40,7 +40,7 @@ def tests_summary(result: dict | None) -> dict | None:
 
 def pair_view(doc: dict, now: datetime | None = None) -> dict:
     now = now or utcnow()
-    clock = SessionClock.of(doc)
+    clock = Clock.from_session(doc)
     challenge = doc.get("challenge")
     request = doc.get("swap_request")
     outcome = doc.get("outcome")

@@ -288,8 +288,8 @@ HIDDEN_SUITE = {
         "def test_plain():\n"
         f"    assert add(2, 2) == 4  # {TEST_MARKER}-plain\n")},
 }
-WRONG_ADD = "def add(a, b):\n    if isinstance(a, str):\n        raise TypeError('numbers only')\n" \
-            "    return a * b\n"
+WRONG_ADD = ("def add(a, b):\n    if isinstance(a, str):\n"
+             "        raise TypeError('numbers only')\n    return a * b\n")
 
 
 def test_results_never_quote_the_hidden_tests():

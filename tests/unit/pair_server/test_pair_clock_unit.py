@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from peerplatform_ext.timer import Clock, swap_schedule
+from peerplatform_contracts.clock import Clock, swap_schedule
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 

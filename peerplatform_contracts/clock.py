@@ -1,11 +1,12 @@
-"""The session clock: pure arithmetic on the session view.
+"""The session clock: pure arithmetic on a session document or its pair view.
 
 The clock is ``started_at`` (set by the platform service when the session became active)
 plus ``duration_s``; role swaps are scheduled at ``swap_schedule_s`` (seconds after the
-start; default: half time). The service keeps the clock of record and makes the swaps and
-the end; the pair server computes the same clock from the view it was sent, to show the
-remaining time, to announce the phases and to lock writes at ``ends_at`` on its own even
-when the service cannot be reached at that moment.
+start; absent: :data:`DEFAULT_SWAP_FRACTIONS` of the duration). The service keeps the clock
+of record and makes the swaps and the end; the pair server computes the same clock from the
+view it was sent, to show the remaining time, to announce the phases and to lock writes at
+``ends_at`` on its own even when the service cannot be reached at that moment. One module,
+so both sides always agree on when a swap or the end is due.
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def swap_schedule(doc: dict, default_fractions=(0.5,)) -> tuple[float, ...]:
+#: Scheduled swaps of a session without ``swap_schedule_s``, as fractions of its duration.
+DEFAULT_SWAP_FRACTIONS = (0.5,)
+
+
+def swap_schedule(doc: dict, default_fractions=DEFAULT_SWAP_FRACTIONS) -> tuple[float, ...]:
     """Offsets (s after the start) of the scheduled swaps, sorted, inside the session."""
     duration = float(doc.get("duration_s") or 0)
     raw = doc.get("swap_schedule_s")
     if raw is None:
         raw = [duration * f for f in default_fractions]
-    offsets = sorted(float(x) for x in raw if isinstance(x, (int, float)) and not isinstance(x, bool))
+    offsets = sorted(float(x) for x in raw
+                     if isinstance(x, (int, float)) and not isinstance(x, bool))
     return tuple(x for x in offsets if 0 < x < duration)
 
 
@@ -40,7 +46,8 @@ class Clock:
     swaps_s: tuple[float, ...] = ()
 
     @classmethod
-    def from_session(cls, doc: dict | None, default_fractions=(0.5,)) -> Clock | None:
+    def from_session(cls, doc: dict | None,
+                     default_fractions=DEFAULT_SWAP_FRACTIONS) -> Clock | None:
         """The clock of a session that has started, else None."""
         if not doc or not doc.get("started_at") or doc.get("duration_s") is None:
             return None
