@@ -16,6 +16,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 import psutil
@@ -30,6 +31,8 @@ from traitlets import Integer, Unicode
 PROVISIONER = "peerplatform-sandbox"
 # the launching process's own environment: nothing of the pair server's
 LAUNCH_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+#: The kernel's stdout/stderr, in its own folder of the session (``kernels/<id>/``).
+KERNEL_LOG = "kernel.log"
 
 
 def session_cgroup_name() -> str:
@@ -61,6 +64,7 @@ class SandboxedProvisioner(LocalProvisioner):
     """``LocalProvisioner`` whose kernels run in the learner sandbox (module doc)."""
 
     conn_dir: Path | None = None
+    _output_fd: int | None = None
 
     async def pre_launch(self, **kwargs):
         km = self.parent
@@ -95,7 +99,23 @@ class SandboxedProvisioner(LocalProvisioner):
             env=kwargs.get("env"), cwd=kwargs.get("cwd"), shared_dirs=(str(self.conn_dir),))
         kwargs["env"] = dict(LAUNCH_ENV)
         kwargs["cwd"] = str(self.conn_dir)
+        # The kernel's own stdout/stderr: never the pair server's, which may be a log of the
+        # whole platform (ipykernel keeps duplicates of fds 1 and 2 that learner code can
+        # read through /proc/self/fd). Learners see output over ZMQ; this file is for debugging.
+        self._output_fd = os.open(self.conn_dir / KERNEL_LOG,
+                                  os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        kwargs["stdin"] = subprocess.DEVNULL
+        kwargs["stdout"] = self._output_fd
+        kwargs["stderr"] = self._output_fd
         return kwargs
+
+    async def launch_kernel(self, cmd, **kwargs):
+        try:
+            return await super().launch_kernel(cmd, **kwargs)
+        finally:  # the kernel has its copy; the pair server keeps none
+            fd, self._output_fd = self._output_fd, None
+            if fd is not None:
+                os.close(fd)
 
     async def send_signal(self, signum: int) -> None:
         # The kernel is a grandchild in its own session and PID namespace: a signal to the

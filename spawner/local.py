@@ -18,6 +18,9 @@ from traitlets import Unicode, default
 
 from .mixin import PairSpawnerMixin
 
+#: The pair server's stdout/stderr, in its session folder.
+SERVER_LOG = "server.log"
+
 
 class PairSpawner(PairSpawnerMixin, SimpleLocalProcessSpawner):
     """Local pair server: ``python -m jupyterhub.singleuser`` in the session's own directory.
@@ -119,9 +122,35 @@ class PairSpawner(PairSpawnerMixin, SimpleLocalProcessSpawner):
         if os.geteuid() == 0:
             self._prepare_limits(uid, settings)
         self.home_dir = self.notebook_dir = str(self.session_dir)
-        ip, port = await super().start()
+        output = self._open_server_log(uid)
+        self.popen_kwargs = {**self.popen_kwargs, "stdin": subprocess.DEVNULL,
+                             "stdout": output, "stderr": output}
+        try:
+            ip, port = await super().start()
+        finally:  # the server has its copy
+            if output != subprocess.DEVNULL:
+                os.close(output)
         await self._wait_listening(ip, port)
         return ip, port
+
+    def _open_server_log(self, uid: int) -> int:
+        """The pair server's stdout/stderr: its own log in the session folder, never the Hub's.
+
+        Whatever a pair server inherits, its kernels may reach (ipykernel keeps copies of fds
+        1 and 2); the Hub's output is the whole platform's log. ``<session>/server.log`` is
+        0600, the pair server's: the sandboxed kernel (another user) cannot read it.
+        """
+        path = self.session_dir / SERVER_LOG
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            self.log.warning("peerplatform: no log file for pair server %s (%s): its output "
+                             "is discarded", self.session_id, e)
+            return subprocess.DEVNULL
+        if os.geteuid() == 0:
+            os.fchown(fd, uid, -1)
+        self.log.info("peerplatform: pair server of session %s logs to %s", self.session_id, path)
+        return fd
 
     def _prepare_limits(self, uid: int, settings) -> None:
         """As root: the session's cgroup for the sandbox, and a size-capped work folder."""
@@ -170,7 +199,8 @@ class PairSpawner(PairSpawnerMixin, SimpleLocalProcessSpawner):
         while True:
             status = await self.poll()
             if status is not None:
-                raise RuntimeError(f"the pair server exited with code {status} while starting")
+                raise RuntimeError(f"the pair server exited with code {status} while starting "
+                                   f"(its log: {self.session_dir / SERVER_LOG})")
             try:
                 _, writer = await asyncio.open_connection(host, port)
             except OSError:

@@ -167,13 +167,6 @@ def test_pair_server_files_hold_no_platform_secret(platform, which):
     assert {f: hit for f, hit in leaks.items() if hit} == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the pair server's stdout/stderr are the Hub's own log (<data dir>/jupyterhub.log, as "
-    "`peerplatform up` and tests/hubproc.py start the Hub), inherited through the spawner and, "
-    "from the server, by its kernel; ipykernel keeps a duplicate of both, so learner code "
-    "reopens it through /proc/self/fd/<n> and reads the whole platform's log. Fix: the "
-    "PairSpawner gives the server a pipe the Hub relays (or a file of the session's own), "
-    "and the kernel provisioner starts kernels with their own stdout/stderr"))
 @pytest.mark.parametrize("which", ["a", "b"])
 def test_no_process_of_the_pair_server_holds_a_file_of_the_platform(platform, which):
     """Nothing it was given or holds open is in the platform's data dir (Hub DB, secrets,
