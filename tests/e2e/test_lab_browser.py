@@ -13,7 +13,8 @@ types and the observer sees it; the observer's keystrokes change nothing (UI and
 the driver runs the tests and both see the results; a swap flips who can type; the timer goes
 through its phases and warns near the end; time-up locks both and shows the rating dialog;
 both ratings are stored; the review shows the outcome and the replay (the driver's and the
-new driver's edits, the final snapshot). Screenshots of the key moments go to ``test-output/<test name>/``.
+new driver's edits, the final snapshot). Screenshots of the key moments go to
+``test-output/<test name>/``.
 """
 
 from __future__ import annotations
@@ -647,7 +648,10 @@ def test_two_learners_in_the_lab_end_to_end(lab_hub, shots, mongodb_uri):
     assert doc["outcome"]["final_snapshot"] is True
     assert doc["outcome"]["tests"]["status"] in ("passed", "failed"), doc["outcome"]["tests"]
     assert any(e.get("type") == "tests" for e in doc.get("events") or [])
-    assert [e for e in doc.get("events") or [] if e.get("type") == "swap"]
+    # one swap, the learners' own: c.PeerPlatform.swap_at_fractions = [] scheduled none
+    assert doc["swap_schedule_s"] == []
+    swaps = [e for e in doc.get("events") or [] if e.get("type") == "swap"]
+    assert len(swaps) == 1 and "scheduled" not in swaps[0], swaps
 
 
 def _session_challenge(uri: str, database: str, sid: str) -> dict:
