@@ -30,7 +30,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import REPO, kernel_host_pids, listening_addresses
+from platformkit import REPO, kernel_host_pids, listening_addresses
 from driver_kernel import DriverKernel, KernelDied
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(240)]

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 import psutil
 import pytest
 import requests
-from conftest import Side
+from platformkit import Side
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(240)]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CHALLENGES, DRIVER, MARKER, OBSERVER, SOLVED
+from apikit import CHALLENGES, DRIVER, MARKER, OBSERVER, SOLVED
 
 from peerplatform_contracts.pair_api import MAX_BODY_BYTES
 

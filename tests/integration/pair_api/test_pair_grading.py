@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import DRIVER, MARKER, OBSERVER, SOLVED, WRONG
+from apikit import DRIVER, MARKER, OBSERVER, SOLVED, WRONG
 
 #: Grading this takes a couple of seconds (its cells run before the tests).
 SLOW = [{"cell_type": "code", "source": "import time\ntime.sleep(2.5)\n\ndef solve(x):\n"

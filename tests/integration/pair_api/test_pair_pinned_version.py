@@ -4,7 +4,7 @@ test, a reworded statement) changes neither what the pair reads nor what grades 
 
 from __future__ import annotations
 
-from conftest import DRIVER
+from apikit import DRIVER
 
 from peerplatform.pair.grading import Grading
 from peerplatform.pair.picking import summary

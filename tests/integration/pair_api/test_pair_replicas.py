@@ -8,7 +8,7 @@ import asyncio
 
 import httpx
 import pytest
-from conftest import DRIVER, OBSERVER
+from apikit import DRIVER, OBSERVER
 from serviceproc import ServiceProcess
 
 from peerplatform.events import EventBus

@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import datetime
 
-from conftest import DRIVER, MARKER, OBSERVER
+from apikit import DRIVER, MARKER, OBSERVER
 
 from peerplatform_contracts.pair_api import CHALLENGE_SUMMARY_FIELDS, DATETIME_FIELDS
 

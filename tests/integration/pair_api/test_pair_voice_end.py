@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import OWNER, make_api
+from apikit import OWNER, make_api
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "voice"))
 

@@ -3,7 +3,7 @@ signal), and the conditional writes happen once."""
 
 from __future__ import annotations
 
-from conftest import DRIVER, OBSERVER, OWNER
+from apikit import DRIVER, OBSERVER, OWNER
 
 
 async def test_every_write_increments_the_revision(store):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import DRIVER, OBSERVER, SOLVED, WRONG, make_api
+from apikit import DRIVER, OBSERVER, SOLVED, WRONG, make_api
 
 from peerplatform.events import EventBus
 
