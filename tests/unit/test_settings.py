@@ -96,3 +96,19 @@ def test_cohort_is_the_first_matching_group():
     assert s.cohort_of(["staff", "cohort-b", "cohort-a"]) == "cohort-a"
     assert s.cohort_of(["staff"]) == "" and s.cohort_of(None) == ""
     assert PeerPlatform().cohort_of(["zeta", "alpha"]) == "alpha"
+
+
+@pytest.mark.parametrize("fractions, duration, expected", [
+    ([0.5], 600, [300]),
+    ([1 / 3, 2 / 3], 900, [300, 600]),
+    ([], 2700, []),
+])
+def test_swap_schedule_of_a_new_session(fractions, duration, expected):
+    settings = PeerPlatform(config=Config({"PeerPlatform": {"swap_at_fractions": fractions}}))
+    assert settings.swap_schedule_for(duration) == expected
+
+
+@pytest.mark.parametrize("fractions", [[0, 0.5], [1], [0.5, 1.5], [-0.1]])
+def test_swap_fractions_lie_inside_the_session(fractions):
+    with pytest.raises(TraitError, match="between 0 and 1"):
+        PeerPlatform(config=Config({"PeerPlatform": {"swap_at_fractions": fractions}}))
