@@ -23,6 +23,7 @@ import json
 import time
 
 from jupyter_server.utils import ensure_async
+from peerplatform_contracts.clock import Clock, utcnow
 from peerplatform_contracts.difficulties import CHOICES as DIFFICULTIES
 from peerplatform_contracts.pair_api import MAX_BODY_BYTES
 
@@ -34,7 +35,6 @@ from .outbox import Outbox
 from .platform_client import PlatformClient, PlatformError, PlatformRefused
 from .roles import Change, PairState
 from .session import SessionFeed
-from peerplatform_contracts.clock import Clock, utcnow
 
 OPEN_STATES = ("pending", "spawning", "active")
 CLOSED_STATES = ("ended", "failed")

@@ -26,11 +26,12 @@ import secrets
 import socket
 import time
 
+from peerplatform_contracts.clock import Clock, utcnow
+
 from ..store.attempts import OUTCOMES
 from ..store.sessions import InvalidTransition
 from ..voice.calls import end_conference
 from .grading import notebook_of
-from peerplatform_contracts.clock import Clock, utcnow
 
 log = logging.getLogger("peerplatform.pair")
 

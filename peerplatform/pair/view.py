@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from peerplatform_contracts.clock import Clock, as_utc, swap_schedule, utcnow
 from peerplatform_contracts.pair_api import CHALLENGE_SUMMARY_FIELDS
 
-from peerplatform_contracts.clock import Clock, as_utc, swap_schedule, utcnow
 
 #: What the outcome's test summary keeps of a grader result.
 TEST_SUMMARY_FIELDS = ("status", "passed", "failed", "errors", "total", "message")
