@@ -3,9 +3,22 @@
 
 from __future__ import annotations
 
+import math
+
 from tornado.escape import xhtml_escape as esc
 
 COLOURS = ("#1769aa", "#e07b00", "#2e7d32", "#8e24aa")
+#: Width of one character of a label at the charts' 12px font, a little over the mean so that
+#: the room reserved for a label is never too small (a clipped tag reads as another tag).
+CHAR_W = 7.5
+#: Labels under a bar are cut to this many characters (the bar's tooltip has the whole one).
+MAX_LABEL = 24
+#: x labels are turned by this much (degrees) so that long ones do not overlap.
+LABEL_ANGLE = 30
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
 def _frame(chart_id: str, title: str, desc: str, width: int, height: int, body: str) -> str:
@@ -32,7 +45,15 @@ def bar_chart(
             chart_id, title, "No data yet.", width, 40, '<text x="8" y="24">No data yet.</text>'
         )
     top = max(total for _, total, _ in bars) or 1
-    left, bottom, plot_h = 36, height - 46, height - 66
+    # A label turned by LABEL_ANGLE ends under the middle of its bar and reaches left and
+    # down by its length's cosine and sine: the plot starts far enough right, and the chart is
+    # tall enough, that no label is clipped (a clipped tag reads as another tag).
+    longest = max(len(_short(label)) for label, _, _ in bars) * CHAR_W
+    reach_x = longest * math.cos(math.radians(LABEL_ANGLE))
+    label_room = max(46, math.ceil(longest * math.sin(math.radians(LABEL_ANGLE))) + 24)
+    height += label_room - 46
+    left, bottom = max(36, math.ceil(reach_x) + 4), height - label_room
+    plot_h = bottom - 20
     step = (width - left - 8) / len(bars)
     bw = min(48.0, max(4.0, step * 0.7))  # one bar must not fill the chart
     parts = [
@@ -56,7 +77,8 @@ def bar_chart(
         if len(bars) <= 16 or i % max(1, len(bars) // 12) == 0:
             parts.append(
                 f'<text x="{x + bw / 2:.1f}" y="{bottom + 14}" text-anchor="end" '
-                f'transform="rotate(-30 {x + bw / 2:.1f} {bottom + 14})">{esc(label)}</text>'
+                f'transform="rotate(-{LABEL_ANGLE} {x + bw / 2:.1f} {bottom + 14})">'
+                f"{esc(_short(label))}</text>"
             )
     desc = "; ".join(f"{label}: {total:g} ({part:g} solved)" for label, total, part in bars)
     return _frame(chart_id, title, desc, width, height, "".join(parts))

@@ -87,6 +87,11 @@ async def dashboard_data(platform, user: str) -> dict:
     }
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 session``, ``2 sessions``: the count with the word it agrees with."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def rolling(values: list[float], k: int = 3) -> list[float]:
     """Mean of the last ``k`` values at each point: a trend, not single-session noise."""
     return [

@@ -79,6 +79,13 @@ def render_notebook(notebook_json: str | dict | None) -> list[dict]:
             html = render_statement(source)
         else:
             html = _pre(source, "source")
-            html += "".join(_output(o) for o in cell.get("outputs") or [] if isinstance(o, dict))
+            outputs = "".join(
+                _output(o) for o in cell.get("outputs") or [] if isinstance(o, dict)
+            )
+            if outputs:  # set apart from the code, labelled, as JupyterLab does
+                html += (
+                    '<div class="outputs" role="group" aria-label="Output">'
+                    f'<p class="outputs-label" aria-hidden="true">Output</p>{outputs}</div>'
+                )
         cells.append({"cell_type": kind, "html": html})
     return cells

@@ -20,6 +20,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from tornado import web
+from tornado.escape import xhtml_escape
 
 from peerplatform_contracts.challenge_view import render_statement
 
@@ -35,6 +36,24 @@ FILTERS = ("learner", "from", "to", "challenge", "tag", "outcome")
 SESSION_ID = re.compile(r"^[a-z0-9]{1,32}$")
 #: Sessions per page of the review list (and the most ``limit=`` may ask for).
 PAGE = 200
+
+
+def time_html(when: datetime | str | None, *, seconds: bool = False) -> str:
+    """``when`` as ``<time datetime="<ISO, UTC>">``: review.js shows it in the reader's own
+    locale and time zone; without the script it reads ``2026-12-02 10:57 UTC``."""
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when)
+        except ValueError:
+            return xhtml_escape(when)
+    if not isinstance(when, datetime):
+        return ""
+    if when.tzinfo is None:  # the store's datetimes are UTC
+        when = when.replace(tzinfo=timezone.utc)
+    when = when.astimezone(timezone.utc)
+    text = when.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    return (f'<time datetime="{when.isoformat(timespec="seconds")}"'
+            f'{" data-seconds" if seconds else ""}>{text}</time>')
 
 
 def outcome_of(doc: dict) -> str:

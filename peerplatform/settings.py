@@ -206,6 +206,30 @@ class PeerPlatform(Configurable):
             raise TraitError("session_duration must be between 10 s and 4 h")
         return proposal["value"]
 
+    session_duration_choices = List(
+        Integer(),
+        default_value=[30, 45, 60],
+        help="""The session lengths, in whole minutes, a learner may pick in the lobby; the
+        waiting room refuses any other ``duration_minutes``. ``session_duration`` is always
+        offered too (as the preselected choice) so the default length and the choices never
+        disagree; ``[]`` offers the default length only.""",
+    ).tag(config=True)
+
+    @validate("session_duration_choices")
+    def _validate_session_duration_choices(self, proposal):
+        value = list(proposal["value"])
+        if not all(1 <= m <= 4 * 60 for m in value):
+            raise TraitError("session_duration_choices are minutes between 1 and 240")
+        return sorted(set(value))
+
+    def duration_choices_minutes(self) -> list[int]:
+        """What ``duration_minutes`` may be: the choices plus the default length when it is a
+        whole number of minutes (a shorter test length is asked for by leaving it out)."""
+        choices = set(self.session_duration_choices)
+        if self.session_duration % 60 == 0:
+            choices.add(self.session_duration // 60)
+        return sorted(choices)
+
     swap_at_fractions = List(
         Float(),
         default_value=[0.5],

@@ -14,6 +14,7 @@ The guard is a mixin on whatever IdentityProvider the server is configured with
 from __future__ import annotations
 
 import inspect
+import json
 
 from jupyter_server_ydoc.handlers import DocSessionHandler
 from tornado import web
@@ -50,8 +51,20 @@ class ReadOnlyGuardMixin:
         if state is None or not state.can_write(user.username):
             handler.log.info("peerplatform: refused %s %s from %s (read-only)", method,
                              handler.request.path, user.username)
-            raise web.HTTPError(403, "read-only: only the driver can change this session")
+            refuse(handler, 403, "read-only: only the driver can change this session")
         return user
+
+
+def refuse(handler, status: int, message: str) -> None:
+    """End the request with ``status`` and a JSON ``{"message"}``, written here.
+
+    Raising ``HTTPError`` instead would leave the answer to the handler's own ``write_error``:
+    for a page handler (``/api/shutdown``, ...) that renders an HTML template needing the
+    user this refusal never resolved, so tornado logs "Uncaught exception in write_error" and
+    sends an empty body."""
+    handler.set_status(status)
+    handler.set_header("Content-Type", "application/json")
+    raise web.Finish(json.dumps({"message": message, "reason": None}))
 
 
 def guarded(identity_provider_class: type) -> type:

@@ -20,7 +20,9 @@ class WaitingRoomHandler(APIHandler):
         if unknown:
             raise web.HTTPError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
         try:
-            prefs = validate_preferences(body.get("preferences"))
+            prefs = validate_preferences(
+                body.get("preferences"),
+                durations=self.platform.settings.duration_choices_minutes())
         except InvalidPreferences as e:
             raise web.HTTPError(400, str(e)) from None
         try:

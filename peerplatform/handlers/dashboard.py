@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..dashboard import allowed_user, charts, dashboard_data
+from ..dashboard import allowed_user, charts, dashboard_data, plural
 from ..store.ratings import CRITERIA
 from .base import PageHandler
 
@@ -27,6 +27,7 @@ class DashboardPage(PageHandler):
             + "/csv",
             own=own,
             criteria=CRITERIA,
+            plural=plural,
         )
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from tornado import web
 
-from ..review import FILTERS, OUTCOMES, list_sessions, review_model, reviewable
+from ..review import FILTERS, OUTCOMES, list_sessions, review_model, reviewable, time_html
 from ..rights import reviewed_cohorts
 from ..store.ratings import CRITERIA, public_rating
 from ..store.sessions import utcnow
@@ -45,6 +45,7 @@ class ReviewListPage(PageHandler):
             outcomes=OUTCOMES,
             next_url=next_url,
             first_url=first_url,
+            when=time_html,
         )
 
 
@@ -75,6 +76,7 @@ class ReviewPage(PageHandler):
             own_rating=own or {},
             partner=next((m for m in doc["members"] if m != me), None),
             criteria=CRITERIA,
+            when=time_html,
         )
 
 

@@ -9,16 +9,22 @@
           pass
 
 * :class:`PeerNativeAuthenticator` is NativeAuthenticator 1.3.0 (signup + login) with its two
-  JupyterHub 6 breakages mended in one subclassed handler, without patching the library.
+  JupyterHub 6 breakages mended in one subclassed handler, without patching the library; a
+  learner whose account works at once (open signup) goes from the signup to the login page
+  with the name filled in, and the signup and login pages are ours (``templates/`` here: a
+  show/hide-password button in words).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from jinja2 import ChoiceLoader, FileSystemLoader
 from jupyterhub import orm
 from jupyterhub.apihandlers.auth import OAuthAuthorizeHandler
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator import handlers as native_handlers
+from tornado.httputil import url_concat
 from traitlets import Unicode
 from traitlets.config import Configurable
 
@@ -81,6 +87,24 @@ class PairConsentMixin(Configurable):
         ]
 
 
+#: The login page's query argument saying "your account was just created" (with ``username``).
+SIGNED_UP_ARG = "signed_up"
+
+#: Our versions of Native's signup.html and native-login.html, found before Native's own.
+TEMPLATE_DIR = str(Path(__file__).parent / "templates")
+
+
+def _prefer_our_templates(settings) -> None:
+    """Put :data:`TEMPLATE_DIR` first in both of the Hub's template environments (async pages,
+    and the sync one JupyterHub 6 renders form errors through), once per process."""
+    for key in ("jinja2_env", "jinja2_env_sync"):
+        env = settings.get(key)
+        if env is None or getattr(env, "_peerplatform_templates", False):
+            continue
+        env.loader = ChoiceLoader([FileSystemLoader([TEMPLATE_DIR]), env.loader])
+        env._peerplatform_templates = True
+
+
 class _NoStatsd:
     """Stands in for the statsd client JupyterHub 6 removed (NativeAuthenticator still calls it)."""
 
@@ -108,6 +132,7 @@ class PeerLoginHandler(native_handlers.LoginHandler):
 
     def initialize(self, *args, **kwargs):
         super().initialize(*args, **kwargs)
+        _prefer_our_templates(self.settings)
         cls = PeerLoginHandler
         if not cls._sync_templates_registered:
             env = self.settings["jinja2_env_sync"]
@@ -126,14 +151,60 @@ class PeerLoginHandler(native_handlers.LoginHandler):
             self._render_sync = False
 
     def render_template(self, name, sync=False, **ns):
+        if name == "native-login.html" and self.get_argument(SIGNED_UP_ARG, "") == "1":
+            # the note only for an account that exists (the link is no way to fake one)
+            username = ns.get("username") or ""
+            ns["signed_up"] = bool(username) and self.authenticator.get_user(username) is not None
         return super().render_template(name, sync=sync or self._render_sync, **ns)
+
+
+class PeerSignUpHandler(native_handlers.SignUpHandler):
+    """Native's signup, ending on the login page with the name filled in.
+
+    Native answers a successful signup with the empty signup form and "you can now log in",
+    leaving the learner to find the login page and type their name again. When the account may
+    log in now (open signup, or a hub admin) and needs no 2FA code (whose secret the signup
+    page shows once), we send the learner to the login page with their name filled in and an
+    "account created" note. Otherwise (approval pending, 2FA, a refused form) Native's page
+    stands, keeping the typed name on a refused form.
+
+    (Not a login by the signup itself: a signed-in visitor of ``/hub/login`` is sent on by
+    JupyterHub, so "sign up, then log in", the way scripts and tests enter, would break.)
+    """
+
+    _signed_up = None  # the new account's UserInfo, when it may log in now
+
+    def initialize(self, *args, **kwargs):
+        super().initialize(*args, **kwargs)
+        _prefer_our_templates(self.settings)
+
+    def get_result_message(self, user, *args, **kwargs):
+        alert, message = super().get_result_message(user, *args, **kwargs)
+        if alert == "alert-success" and user is not None and not user.has_2fa:
+            self._signed_up = user
+        return alert, message
+
+    def render_template(self, name, sync=False, **ns):
+        if name == "signup.html" and self.request.method == "POST":
+            if self._signed_up is not None and not sync:
+                return self._to_login_page()
+            ns.setdefault("username", self.get_body_argument("username", "", strip=False))
+            ns.setdefault("email", self.get_body_argument("email", "", strip=False))
+        return super().render_template(name, sync=sync, **ns)
+
+    async def _to_login_page(self) -> str:
+        """Redirect to the login page; Native's ``finish(html)`` sends it with this empty
+        body."""
+        self.set_status(302)
+        self.set_header("Location", url_concat(
+            self.settings["login_url"],
+            {"username": self._signed_up.username, SIGNED_UP_ARG: "1"}))
+        return ""
 
 
 class PeerNativeAuthenticator(PairConsentMixin, NativeAuthenticator):
     """NativeAuthenticator (open signup by default) for the embedded platform."""
 
     def get_handlers(self, app):
-        return [
-            (route, PeerLoginHandler if route == r"/login" else handler)
-            for route, handler in super().get_handlers(app)
-        ]
+        ours = {r"/login": PeerLoginHandler, r"/signup": PeerSignUpHandler}
+        return [(route, ours.get(route, handler)) for route, handler in super().get_handlers(app)]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from peerplatform_contracts.difficulties import ANY, CHOICES
 
-DURATIONS_MINUTES = (15, 30, 45, 60, 90)
 #: "any", or a challenge track (the pack schema's kebab-case names: algorithms, sql, regex…)
 TRACK_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -15,8 +15,12 @@ class InvalidPreferences(ValueError):
     pass
 
 
-def validate_preferences(raw) -> dict:
-    """Normalise the lobby's preferences; raise :class:`InvalidPreferences` naming the field."""
+def validate_preferences(raw, *, durations: Collection[int]) -> dict:
+    """Normalise the lobby's preferences; raise :class:`InvalidPreferences` naming the field.
+
+    ``durations`` are the session lengths (minutes) on offer, from
+    :meth:`peerplatform.settings.PeerPlatform.duration_choices_minutes`; leaving
+    ``duration_minutes`` out asks for the default length."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -29,10 +33,12 @@ def validate_preferences(raw) -> dict:
         raise InvalidPreferences(f"difficulty must be one of {', '.join(CHOICES)}")
     duration = raw.get("duration_minutes")
     if duration is not None and (
-        isinstance(duration, bool) or duration not in DURATIONS_MINUTES
+        not isinstance(duration, int) or isinstance(duration, bool) or duration not in durations
     ):
+        offered = ", ".join(map(str, sorted(durations))) or "none"
         raise InvalidPreferences(
-            "duration_minutes must be one of " + ", ".join(map(str, DURATIONS_MINUTES))
+            f"duration_minutes must be one of {offered} (minutes), or left out for the "
+            "default length"
         )
     track = raw.get("track", "any")
     if not isinstance(track, str) or len(track) > 40 or not TRACK_RE.match(track):

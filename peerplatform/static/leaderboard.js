@@ -31,8 +31,8 @@
       if (r.name === changed) tr.classList.add("flash");
       tbody.append(tr);
     });
-    const empty = document.getElementById("empty");
-    if (key === "user" && empty) empty.hidden = rows.length > 0;
+    const empty = document.getElementById(key === "user" ? "empty" : "cohort-empty");
+    if (empty) empty.hidden = rows.length > 0;
   }
   function apply(ev) {
     if (!cohort || ev.cohort === cohort) {

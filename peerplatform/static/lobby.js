@@ -1,4 +1,10 @@
 // Lobby: join the waiting room, keep presence alive, follow match + spawn events, then go.
+//
+// The page is in one state at a time (show() below draws it whole): idle, waiting, offered,
+// accepted (we accepted, the partner has not yet), starting (the shared server spawns), active
+// (a session runs: a link to it). Events and answers to our own requests can arrive in either
+// order (a match can be offered before the join request has answered), so a late answer never
+// takes the page back to an earlier state.
 (function () {
   "use strict";
   const body = document.body;
@@ -6,8 +12,9 @@
   const xsrf = body.dataset.xsrf;
   const heartbeatMs = Number(body.dataset.heartbeat || 3) * 1000;
   const $ = (id) => document.getElementById(id);
+  let state = "idle";
   let heartbeat = null;
-  let offer = null;  // {id, deadline (ms), timer}
+  let offer = null;  // {id, partner, deadline (ms), partnerAccepted, timer}
 
   function api(method, path, data) {
     const opts = { method, headers: { "X-XSRFToken": xsrf }, credentials: "same-origin" };
@@ -22,42 +29,55 @@
     });
   }
 
-  function status(text) { $("status").textContent = text; }
   function error(text) { $("error").textContent = text; $("error").hidden = !text; }
-  function waiting(on) {
-    $("join").hidden = on; $("leave").hidden = !on;
-    $("difficulty").disabled = on; $("duration").disabled = on;
-    if (on && !heartbeat) {
-      heartbeat = setInterval(() => api("POST", "waiting-room/heartbeat", {}).catch(() => {}), heartbeatMs);
-    } else if (!on && heartbeat) {
+
+  // Draw the page for one state; `text` is the status line.
+  function show(next, text) {
+    state = next;
+    $("status").textContent = text;
+    $("join").hidden = next !== "idle";
+    $("leave").hidden = next !== "waiting";
+    // the choices are the session's once asked for: editable only while not in the room
+    $("difficulty").disabled = $("duration").disabled = next !== "idle";
+    $("offer").hidden = !["offered", "accepted"].includes(next);
+    $("accept-match").hidden = next !== "offered";
+    $("progress-box").hidden = next !== "starting";
+    $("rejoin").hidden = next !== "active";
+    if (!["offered", "accepted"].includes(next)) clearOffer();
+    // in the room, matched or not, heartbeats keep us there
+    const present = ["waiting", "offered", "accepted"].includes(next);
+    if (present && !heartbeat) {
+      heartbeat = setInterval(
+        () => api("POST", "waiting-room/heartbeat", {}).catch(() => {}), heartbeatMs);
+    } else if (!present && heartbeat) {
       clearInterval(heartbeat); heartbeat = null;
     }
   }
   function go(url) {
-    status("Your session is ready. Opening the notebook…");
-    $("rejoin-link").href = url; $("rejoin").hidden = false;
+    $("rejoin-link").href = url;
+    show("active", "Your session is ready. Opening the notebook…");
     window.location.assign(url);
   }
 
   // The handshake: both accept within the time shown, or the match is off.
   function showOffer(id, partner, expiresIn, accepted) {
-    hideOffer();
-    offer = { id, partner, deadline: Date.now() + expiresIn * 1000, timer: null };
-    $("offer").hidden = false;
-    $("accept-match").hidden = accepted; $("decline-match").hidden = false;
+    const partnerAccepted = offer && offer.id === id && offer.partnerAccepted;
+    clearOffer();
+    offer = { id, partner, deadline: Date.now() + expiresIn * 1000, partnerAccepted, timer: null };
+    show(accepted ? "accepted" : "offered", `Matched with ${partner}.`);
     const tick = () => {
       const left = Math.max(0, Math.ceil((offer.deadline - Date.now()) / 1000));
       $("offer-text").textContent = accepted
         ? `You accepted. Waiting for ${partner} to accept (${left} s)…`
-        : `Matched with ${partner}. Accept within ${left} s.` +
-          (offer.partnerAccepted ? " Your partner accepted." : "");
+        : (offer.partnerAccepted ? "Your partner accepted. " : "") +
+          `Accept within ${left} s to start the session with ${partner}.`;
     };
+    offer.tick = tick;
     tick(); offer.timer = setInterval(tick, 500);
-    status(accepted ? "Waiting for your partner to accept…" : `A partner is ready: ${partner}.`);
   }
-  function hideOffer() {
+  function clearOffer() {
     if (offer && offer.timer) clearInterval(offer.timer);
-    offer = null; $("offer").hidden = true;
+    offer = null;
   }
   $("accept-match").addEventListener("click", () => {
     if (!offer) return;
@@ -65,30 +85,35 @@
     $("accept-match").hidden = true;  // no double answer
     api("POST", `matches/${id}/accept`, {})
       .then((r) => {
-        if (r.state === "accepted" && offer && offer.id === id) {
+        if (r.state === "accepted" && offer && offer.id === id && state === "offered") {
           showOffer(id, partner, (offer.deadline - Date.now()) / 1000, true);
         }
       })
-      .catch((err) => { hideOffer(); error(err.message); });
+      .catch((err) => {  // e.g. the match is over: its match_cancelled event redraws the page
+        error(err.message); $("accept-match").hidden = state !== "offered";
+      });
   });
   $("decline-match").addEventListener("click", () => {
     if (!offer) return;
     api("POST", `matches/${offer.id}/decline`, {})
-      .then(() => { hideOffer(); waiting(false); status("You declined the match and left the waiting room."); })
-      .catch((err) => { hideOffer(); error(err.message); });
+      .then(() => show("idle", "You declined the match and left the waiting room."))
+      .catch((err) => error(err.message));
   });
 
   $("join-form").addEventListener("submit", (e) => {
     e.preventDefault();
     error("");
-    const preferences = { difficulty: $("difficulty").value,
-                          duration_minutes: Number($("duration").value) };
+    const preferences = { difficulty: $("difficulty").value };
+    // an empty value is the default length (one that is not whole minutes): left out
+    if ($("duration").value) preferences.duration_minutes = Number($("duration").value);
+    $("join").disabled = true;
     api("POST", "waiting-room", { preferences })
-      .then(() => { waiting(true); status("Waiting for a partner…"); })
-      .catch((err) => error(err.message));
+      .then(() => { if (state === "idle") show("waiting", "Waiting for a partner…"); })
+      .catch((err) => error(err.message))
+      .finally(() => { $("join").disabled = false; });
   });
   $("leave").addEventListener("click", () => {
-    api("DELETE", "waiting-room").then(() => { waiting(false); status("You left the waiting room."); })
+    api("DELETE", "waiting-room").then(() => show("idle", "You left the waiting room."))
       .catch((err) => error(err.message));
   });
 
@@ -99,24 +124,22 @@
     const ev = JSON.parse(msg.data);
     switch (ev.type) {
       case "match_offered":
-        $("join").hidden = true; $("leave").hidden = false;
+        error("");
         showOffer(ev.match, ev.partner, ev.expires_in, false);
         break;
       case "partner_accepted":
-        if (offer && offer.id === ev.match) offer.partnerAccepted = true;
+        if (offer && offer.id === ev.match) { offer.partnerAccepted = true; offer.tick(); }
         break;
       case "match_cancelled":
-        hideOffer();
-        if (ev.requeued) { waiting(true); status("Waiting for a partner…"); error(ev.reason); }
-        else { waiting(false); status("You are not in the waiting room."); error(ev.reason); }
+        if (ev.requeued) show("waiting", "Waiting for a partner…");
+        else show("idle", "You are not in the waiting room.");
+        error(ev.reason);
         break;
       case "matched":
-        hideOffer(); waiting(false); $("join").hidden = true;
-        status(`Matched with ${ev.partner}. You start as the ${ev.role}.`);
-        $("progress-box").hidden = false;
+        show("starting", `Matched with ${ev.partner}. You start as the ${ev.role}.`);
         break;
       case "progress":
-        $("progress-box").hidden = false;
+        if (state !== "starting") show("starting", "Your session is starting…");
         $("progress").value = ev.progress || 0;
         $("progress-message").textContent = ev.message || "";
         break;
@@ -125,13 +148,11 @@
         go(ev.url);
         break;
       case "failed":
-        waiting(false); $("progress-box").hidden = true; $("join").hidden = false;
-        status("You are back in the lobby.");
+        show("idle", "You are back in the lobby.");
         error(`The session could not start: ${ev.reason}. Join again to be matched anew.`);
         break;
       case "ended":
-        $("rejoin").hidden = true; $("join").hidden = false;
-        status("Your session has ended.");
+        show("idle", "Your session has ended.");
         rateLast(ev.session);
         break;
     }
@@ -146,16 +167,18 @@
 
   // Coming back to the lobby (reload, second tab): show where we are.
   api("GET", "me").then((me) => {
-    if (!me.session && me.last_session && me.last_session.state === "ended") rateLast(me.last_session.id);
+    if (state !== "idle") return;  // an event already told us more
+    if (!me.session && me.last_session && me.last_session.state === "ended") {
+      rateLast(me.last_session.id);
+    }
     if (me.session && me.session.state === "active" && me.session.url) {
-      status("You are in a session."); $("join").hidden = true;
-      $("rejoin-link").href = me.session.url; $("rejoin").hidden = false;
+      $("rejoin-link").href = me.session.url;
+      show("active", "You are in a session.");
     } else if (me.session) {
-      status("Your session is starting…"); $("join").hidden = true; $("progress-box").hidden = false;
+      show("starting", "Your session is starting…");
     } else if (me.state === "waiting") {
-      waiting(true); status("Waiting for a partner…");
+      show("waiting", "Waiting for a partner…");
     } else if (me.state === "matched" && me.match) {
-      waiting(true); $("join").hidden = true;
       showOffer(me.match.id, me.match.partner, me.match.expires_in, me.match.accepted);
     }
   }).catch((err) => error(err.message));

@@ -128,12 +128,13 @@ def test_the_lobby_buttons_accept_a_match(hs_hub):
                 page.click("#login_submit")
                 page.wait_for_selector("#join", state="visible", timeout=30_000)
                 pages.append(page)
-            for page in pages:
-                page.click("#join")
-                page.wait_for_selector("#leave", state="visible", timeout=10_000)
+            pages[0].click("#join")  # alone in the room: waiting, free to leave
+            pages[0].wait_for_selector("#leave", state="visible", timeout=10_000)
+            pages[1].click("#join")  # matched at once: an offer, and nothing else to click
             for page, partner in zip(pages, (oli, nan), strict=True):
                 page.wait_for_selector("#accept-match", state="visible", timeout=10_000)
                 assert partner.name in page.inner_text("#offer-text")
+                assert page.is_hidden("#leave") and page.is_hidden("#join")
             pages[0].click("#accept-match")
             # (selectors, not wait_for_function: the lobby's CSP forbids eval)
             pages[0].locator("#offer-text", has_text="You accepted").wait_for(timeout=5_000)
@@ -141,7 +142,7 @@ def test_the_lobby_buttons_accept_a_match(hs_hub):
                 timeout=5_000)
             pages[1].click("#accept-match")
             for page in pages:
-                page.locator("#status", has_text="Matched with").wait_for(timeout=10_000)
+                page.locator("#status", has_text="You start as").wait_for(timeout=10_000)
                 assert page.is_hidden("#offer")
         finally:
             browser.close()

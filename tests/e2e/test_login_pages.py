@@ -61,6 +61,40 @@ def test_wrong_password_shows_the_login_form_with_an_error(hub):
     assert logged_in(user)
 
 
+def test_signing_up_ends_on_the_login_page_with_the_name_filled_in(hub):
+    """Open signup: the account works at once, so the signup ends on the login page, the name
+    filled in and a note saying the account was created (it used to end on an empty signup
+    form, the learner left to find the login page)."""
+    user = HubUser(hub.url, tagged("nina"))
+    resp = user.signup()
+    assert resp.status_code == 200, resp.text[:500]
+    assert resp.history and resp.history[0].status_code == 302
+    assert resp.url.split("?")[0].endswith("/hub/login"), resp.url
+    assert is_login_form(resp)
+    assert f'name="username" value="{user.name}"' in resp.text
+    assert "Account created. Log in with your new password." in resp.text
+    assert not logged_in(user)
+    assert user.login().url.endswith("/services/peerplatform/")
+    assert logged_in(user)
+    # the note is only for an account that exists
+    fake = requests.get(hub.url + "hub/login?username=nobody-here&signed_up=1", timeout=30)
+    assert fake.status_code == 200 and "Account created" not in fake.text
+    # the same name again is refused on the signup form, which keeps the name typed
+    again = HubUser(hub.url, user.name).signup()
+    assert again.url.split("?")[0].endswith("/hub/signup")
+    assert "already in use" in again.text
+    assert f'value="{user.name}"' in again.text
+
+
+def test_the_password_toggle_is_words_not_an_emoji(hub):
+    for page in ("hub/signup", "hub/login"):
+        html = requests.get(hub.url + page, timeout=30).text
+        assert '<button id="eye"' in html and ">Show</button>" in html, page
+        assert "\N{EYE}" not in html and "\N{KEY}" not in html, page
+    assert '<label for="password_confirmation_input">' in requests.get(
+        hub.url + "hub/signup", timeout=30).text
+
+
 @pytest.fixture(scope="module")
 def closed_hub(tmp_path_factory, redis_url, mongodb_uri):
     """The platform with open signup off and one hub admin, ``boss-admin``."""
@@ -75,6 +109,7 @@ def test_without_open_signup_a_learner_logs_in_only_once_an_admin_approves(close
     signup = learner.signup()
     assert signup.status_code == 200
     assert "sent to the admin" in signup.text
+    assert signup.url.split("?")[0].endswith("/hub/signup")  # not signed in: approval pending
 
     refused = learner.login()
     assert refused.status_code == 200, refused.text[:500]

@@ -92,6 +92,9 @@ REST = {
     "kernels: start": ("POST", "/api/kernels", {"name": "python3"}),
     "kernels: restart": ("POST", "/api/kernels/{kernel}/restart", None),
     "kernels: interrupt": ("POST", "/api/kernels/{kernel}/interrupt", None),
+    # no kernel handler matches: the page handler's 404 (an HTML error page) gets the refusal
+    "kernels: interrupt by a malformed id": ("POST", "/api/kernels/not-a-kernel/interrupt",
+                                             None),
     "kernels: delete": ("DELETE", "/api/kernels/{kernel}", None),
     "terminals: create": ("POST", "/api/terminals", None),
     "terminals: delete": ("DELETE", "/api/terminals/{terminal}", None),
@@ -251,6 +254,10 @@ async def test_observer_attempt_is_refused_and_changes_nothing(server, res, name
             method, path, body = REST[name]
             r = await server.request(OBSERVER, method, path.format(**res), body)
             assert r.status_code == 403, (r.status_code, r.text)
+            # a refusal says why, as JSON, and the server handled it cleanly
+            assert r.headers.get("content-type", "").startswith("application/json"), r.headers
+            assert r.json().get("message"), r.text
+            assert "Uncaught exception" not in server.log_since(mark)
         elif name in SOCKETS:
             assert await server.ws_status(OBSERVER, SOCKETS[name].format(**res)) == 403
         else:
