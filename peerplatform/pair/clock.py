@@ -71,6 +71,11 @@ class ClockSweep:
     def settings(self):
         return self.api.settings
 
+    @property
+    def idle(self) -> bool:
+        """Whether this replica is ending no session right now."""
+        return not self._ending
+
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep until ``stop`` is set; a failed sweep (store down) is retried next time."""
         interval = self.settings.clock_interval

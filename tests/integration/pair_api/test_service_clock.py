@@ -17,7 +17,9 @@ async def sweep_together(*apis, until, timeout: float = 30.0) -> None:
     tasks = [asyncio.create_task(api.clock.run(stop)) for api in apis]
     try:
         async with asyncio.timeout(timeout):
-            while not await until():
+            # and until no replica is still ending a session: stopping the clocks cancels
+            # an end between its transition and telling the lobbies
+            while not (await until() and all(api.clock.idle for api in apis)):
                 await asyncio.sleep(0.05)
     finally:
         stop.set()
