@@ -286,7 +286,8 @@ class DriverKernel:
         deadline = time.monotonic() + timeout
         while not (ex.reply is not None and ex.idle):
             left = deadline - time.monotonic()
-            assert left > 0, (f"no execute_reply within {timeout} s; stdout so far "
+            assert left > 0, (f"{'no idle status after the reply' if ex.reply else 'no execute_reply'}"
+                              f" within {timeout} s; stdout so far "
                               f"{ex.stdout[-1000:]!r} stderr {ex.stderr[-1000:]!r}")
             msg = self._recv(left)
             if msg is None:
@@ -314,6 +315,25 @@ class DriverKernel:
 
     def execute(self, code: str, timeout: float = 30) -> Execution:
         return self.collect(self.submit(code), timeout)
+
+    def execute_after_restart(self, code: str, timeout: float = 90) -> Execution:
+        """:meth:`execute` right after a restart, as a learner would: run it again if the
+        first request went unanswered. A request sent while the server is still re-wiring the
+        kernel's channels after a restart can be lost on a loaded machine (seen in CI: a
+        ``kernel_info`` reply, then silence); what must hold is that the kernel answers."""
+        deadline = time.monotonic() + timeout
+        tries = []
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return self.execute(code, timeout=max(5.0, min(20.0, left)))
+            except (AssertionError, OSError, websockets.WebSocketException) as e:
+                if isinstance(e, KernelDied):
+                    raise
+                tries.append(str(e)[:200])
+            assert time.monotonic() < deadline, \
+                f"the kernel did not answer {code!r} within {timeout} s: {tries}"
+            self.connect(timeout=max(5.0, deadline - time.monotonic()))
 
     def run(self, code: str, timeout: float = 30) -> dict:
         """Run attacking ``code`` after :data:`PRELUDE`; return what it ``_report``-ed."""

@@ -923,7 +923,7 @@ def test_memory_balloon_kills_the_kernel_and_the_session_survives(platform, kern
         assert "memory" in json.dumps(event.get("data", {})).lower(), event
     # the session goes on: a kernel answers again, both servers answer, the session is active
     how = kernel.recover(timeout=90)
-    assert kernel.execute("1 + 1", timeout=30).results == [{"text/plain": "2"}], how
+    assert kernel.execute_after_restart("1 + 1").results == [{"text/plain": "2"}], how
     for side in (platform.a, platform.b):
         assert side.driver.call("GET", "api/status").status_code == 200
     state = platform.a.driver.call("GET", "peerplatform/api/session").json()
